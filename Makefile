@@ -1,0 +1,43 @@
+# Everything a fresh clone needs: Python 3.11+, Node 20+ (npm). `make run` and `make test` set up the rest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.package-lock.json
+
+.PHONY: setup run test lint format bench clean
+
+setup: $(PY_STAMP) $(NODE_STAMP) local.settings.json
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+local.settings.json:
+	cp local.settings.json.example $@
+
+## Start Azurite (data in .azurite/) and the function app on http://127.0.0.1:7071; Ctrl-C stops both.
+run: setup
+	$(BIN)/python -m local_runner --azurite
+
+## Run the test suite; it starts its own Azurite on free ports and never touches a running stack.
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""Azure Functions entry points (Python v2 model): bindings and HTTP translation only; logic is in `tagging`."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import azure.functions as func
+
+from tagging import services
+from tagging.bootstrap import ports
+from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
+from tagging.errors import MalformedJobError
+from tagging.identity import PRINCIPAL_HEADER
+from tagging.web import filename_from, handle, json_response
+
+logger = logging.getLogger(__name__)
+
+# Function keys are required in Azure; Core Tools and the local runner do not check them.
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.route(route="images", methods=["POST"])
+@app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
+def upload_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        p = ports()
+        services.check_declared_size(req.headers.get("content-length"), p.settings)
+        accepted = services.accept_upload(
+            p.images,
+            p.records,
+            p.settings,
+            user_id=req.headers.get(PRINCIPAL_HEADER),
+            data=req.get_body(),
+            declared_type=req.headers.get("content-type"),
+            filename=filename_from(req),
+        )
+        if accepted.job is not None:
+            job.set(accepted.job.to_json())
+        record = accepted.record
+        return json_response(
+            {"id": record.image_id, "status": record.status},
+            status=202 if accepted.created else 200,
+            headers={"Location": f"/api/images/{record.image_id}"},
+        )
+
+    return handle(action)
+
+
+@app.route(route="images/{id}", methods=["GET"])
+def get_image(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        p = ports()
+        record = services.get_image(
+            p.images, p.records, user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
+        )
+        return json_response(record.to_api())
+
+    return handle(action)
+
+
+@app.queue_trigger(arg_name="msg", queue_name=JOBS_QUEUE, connection=CONNECTION)
+@app.table_output(arg_name="record", table_name=RECORDS_TABLE, connection=CONNECTION)
+@app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=CONNECTION)
+def tag_image(msg: func.QueueMessage, record: func.Out[str], poison: func.Out[bytes]) -> None:
+    try:
+        job = services.parse_job(msg.get_body())
+    except MalformedJobError as exc:
+        # Retrying cannot fix a malformed message: park it, unchanged, where the host parks poison.
+        logger.error("Message %s is not a valid job (%s); moved to %s", msg.id, exc, POISON_QUEUE)
+        poison.set(msg.get_body())
+        return
+    p = ports()
+    result = services.tag_image(p.images, p.records, p.settings, job)
+    if result is not None:
+        record.set(json.dumps(result.to_entity()))

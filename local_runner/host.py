@@ -1,0 +1,178 @@
+"""The host: serves HTTP triggers with aiohttp, runs queue listeners, and applies output bindings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import azure.functions as func
+from aiohttp import web
+
+from local_runner.config import DEFAULT_REQUEST_BODY_LIMIT, HostConfig
+from local_runner.functions import IndexedFunction, invoke
+from local_runner.outputs import OutputWriter, Storage
+from local_runner.queues import QueueListener
+from local_runner.routes import Route, Router, compile_route
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str = "127.0.0.1"
+    port: int = 7071
+
+
+class Host:
+    def __init__(self, functions: list[IndexedFunction], config: HostConfig, storage: Storage | None = None) -> None:
+        self.functions = functions
+        self.config = config
+        self.storage = storage or Storage()
+        threads = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
+        self._executor = ThreadPoolExecutor(max_workers=int(threads) if threads else None, thread_name_prefix="fn")
+        self._listeners: dict[str, list[QueueListener]] = {}
+        self._writer = OutputWriter(self.storage, config.queues.message_encoding, self._wake_listeners)
+        self._body_limit = int(os.environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", DEFAULT_REQUEST_BODY_LIMIT))
+        http_routes: list[Route[IndexedFunction]] = []
+        for fn in functions:
+            if fn.trigger.type == "httpTrigger":
+                template = fn.trigger.get("route") or fn.name
+                http_routes.append(compile_route(template, fn.trigger.get("methods"), fn))
+        self.router = Router(http_routes)
+        self._stopping = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def serve(self, endpoint: Endpoint, ready: asyncio.Event | None = None) -> None:
+        """Run until `stop()`; in-flight invocations finish before it returns."""
+        self._stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        runner = web.AppRunner(self._web_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, endpoint.host, endpoint.port)
+        await site.start()
+        listeners = [self._listener(fn) for fn in self.functions if fn.trigger.type == "queueTrigger"]
+        tasks = [asyncio.create_task(listener.run(self._stopping)) for listener in listeners]
+        for fn in self.functions:
+            self._describe(fn, endpoint)
+        logger.info("Host started on http://%s:%d (Ctrl-C stops it)", endpoint.host, endpoint.port)
+        if ready is not None:
+            ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            logger.info("Stopping: finishing in-flight invocations")
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runner.cleanup()
+            self._executor.shutdown(wait=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _describe(self, fn: IndexedFunction, endpoint: Endpoint) -> None:
+        if fn.trigger.type == "httpTrigger":
+            methods = ",".join(fn.trigger.get("methods") or ["*"])
+            route = fn.trigger.get("route") or fn.name
+            logger.info("  %s: [%s] http://%s:%d/%s", fn.name, methods, endpoint.host, endpoint.port, self._path(route))
+        else:
+            logger.info("  %s: queueTrigger on %s", fn.name, fn.trigger.get("queueName"))
+
+    def _path(self, route: str) -> str:
+        prefix = self.config.route_prefix
+        return f"{prefix}/{route}" if prefix else route
+
+    # -- queue triggers ---------------------------------------------------------------------------------------
+
+    def _listener(self, fn: IndexedFunction) -> QueueListener:
+        queue_name = str(fn.trigger.get("queueName"))
+        connection = fn.trigger.get("connection")
+
+        async def handle(message: func.QueueMessage) -> None:
+            reason = f"New queue message detected on '{queue_name}'."
+            result = await invoke(fn, message, self._executor, reason)
+            await self._write_outputs(fn, result.outputs, result.returned)
+
+        listener = QueueListener(
+            fn.name,
+            self.storage.queue(connection, queue_name),
+            self.storage.queue(connection, f"{queue_name}-poison"),
+            self.config.queues,
+            handle,
+        )
+        self._listeners.setdefault(queue_name, []).append(listener)
+        return listener
+
+    def _wake_listeners(self, queue_name: str) -> None:
+        # Called from worker threads; the listener's event belongs to the loop.
+        if self._loop is None:
+            return
+        for listener in self._listeners.get(queue_name, []):
+            self._loop.call_soon_threadsafe(listener.wake)
+
+    async def _write_outputs(self, fn: IndexedFunction, outputs: dict[str, Any], returned: Any) -> None:
+        for binding in fn.outputs:
+            value = returned if binding.name == "$return" else outputs.get(binding.name)
+            if binding.type == "http" or value is None:
+                continue
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.write, binding, value)
+
+    # -- HTTP triggers ----------------------------------------------------------------------------------------
+
+    def _web_app(self) -> web.Application:
+        # aiohttp's own size check is replaced by ours, which answers before reading the body.
+        app = web.Application(client_max_size=self._body_limit + 1)
+        app.router.add_route("*", "/{tail:.*}", self._handle_http)
+        return app
+
+    async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.lstrip("/")
+        prefix = self.config.route_prefix
+        if prefix:
+            if not (path == prefix or path.lower().startswith(prefix.lower() + "/")):
+                return web.Response(status=404)
+            path = path[len(prefix) :]
+        resolved = self.router.resolve(request.method, path)
+        if resolved is None:
+            return web.Response(status=404)
+        if isinstance(resolved, frozenset):
+            return web.Response(status=405, headers={"Allow": ", ".join(sorted(resolved))})
+        route, params = resolved
+        if request.content_length is not None and request.content_length > self._body_limit:
+            return web.Response(status=413, text="Request body too large")
+        body = await request.read()
+        fn = route.target
+        req = func.HttpRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=dict(request.headers),
+            params=dict(request.query),
+            route_params=params,
+            body=body,
+        )
+        try:
+            result = await invoke(
+                fn, req, self._executor, "This function was programmatically called via the host APIs."
+            )
+            await self._write_outputs(fn, result.outputs, result.returned)
+        except Exception:
+            return web.Response(status=500)
+        return _to_web_response(result.returned, fn, result.outputs)
+
+
+def _to_web_response(returned: Any, fn: IndexedFunction, outputs: dict[str, Any]) -> web.Response:
+    http_out = next((b for b in fn.outputs if b.type == "http"), None)
+    response = returned if http_out is None or http_out.name == "$return" else outputs.get(http_out.name)
+    if response is None:
+        return web.Response(status=204)
+    if not isinstance(response, func.HttpResponse):
+        response = func.HttpResponse(str(response))
+    headers = dict(response.headers)
+    if "content-type" not in {name.lower() for name in headers} and response.mimetype:
+        charset = f"; charset={response.charset}" if response.charset else ""
+        headers["Content-Type"] = f"{response.mimetype}{charset}"
+    return web.Response(status=response.status_code, body=response.get_body(), headers=headers)

@@ -1,0 +1,1 @@
+"""Image tagging: uploads, asynchronous analysis and tag lookup on Azure Storage."""

@@ -1,0 +1,55 @@
+"""Domain errors, each named for the situation that raises it and carrying a code the API returns."""
+
+from __future__ import annotations
+
+
+class TaggingError(Exception):
+    """Base of every error this package raises on purpose; `code` is stable, the message is for people."""
+
+    code = "tagging_error"
+
+
+class UnauthenticatedError(TaggingError):
+    code = "unauthenticated"
+
+
+class InvalidRequestError(TaggingError):
+    code = "invalid_request"
+
+
+class EmptyUploadError(InvalidRequestError):
+    code = "empty_body"
+
+
+class InvalidImageIdError(InvalidRequestError):
+    code = "invalid_id"
+
+
+class UploadTooLargeError(TaggingError):
+    code = "too_large"
+
+
+class UnsupportedMediaError(TaggingError):
+    code = "unsupported_media_type"
+
+
+class ImageNotFoundError(TaggingError):
+    code = "not_found"
+
+
+class InvalidImageError(TaggingError):
+    """The bytes claim an accepted format but cannot be decoded: permanent, never worth a retry."""
+
+    code = "invalid_image"
+
+
+class ImageTooLargeError(InvalidImageError):
+    """More pixels than the configured limit: refused before any pixel is decoded."""
+
+    code = "image_too_large"
+
+
+class MalformedJobError(TaggingError):
+    """A queue message that is not a job this version understands: retrying cannot help."""
+
+    code = "malformed_job"

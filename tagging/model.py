@@ -1,0 +1,160 @@
+"""The domain's values: tags, the queue job contract and the image record. No I/O here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from tagging.errors import MalformedJobError
+
+Status = Literal["pending", "done", "failed"]
+
+JOB_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    confidence: float
+    source: str
+
+
+@dataclass(frozen=True)
+class UploadJob:
+    """Version 1 of the message the upload sends to the worker; `blob` is `<container>/<name>`."""
+
+    user: str
+    user_key: str
+    image_id: str
+    blob: str
+    sha256: str
+    content_type: str
+    size: int
+    uploaded_at: str
+    filename: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({"v": JOB_VERSION, **asdict(self)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> UploadJob:
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedJobError(f"The job is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise MalformedJobError("The job must be a JSON object.")
+        if data.get("v") != JOB_VERSION:
+            raise MalformedJobError(f"Unknown job version {data.get('v')!r}; this worker reads version {JOB_VERSION}.")
+        fields = {
+            "user": str,
+            "user_key": str,
+            "image_id": str,
+            "blob": str,
+            "sha256": str,
+            "content_type": str,
+            "size": int,
+            "uploaded_at": str,
+        }
+        for name, kind in fields.items():
+            value = data.get(name)
+            if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+                raise MalformedJobError(f"The job's {name!r} must be a non-empty {kind.__name__}.")
+        filename = data.get("filename")
+        if filename is not None and not isinstance(filename, str):
+            raise MalformedJobError("The job's 'filename' must be a string when present.")
+        return cls(filename=filename, **{name: data[name] for name in fields})
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the tagger derives from the pixels and metadata of one image."""
+
+    format: str
+    width: int
+    height: int
+    tags: tuple[Tag, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image as the API shows it; stored as one Table entity (PartitionKey = user key, RowKey = id)."""
+
+    user_key: str
+    image_id: str
+    status: Status
+    sha256: str
+    size: int
+    content_type: str
+    uploaded_at: str
+    filename: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    tags: tuple[Tag, ...] = ()
+    tagged_at: str | None = None
+    error: str | None = None
+
+    def to_entity(self) -> dict[str, Any]:
+        entity: dict[str, Any] = {
+            "PartitionKey": self.user_key,
+            "RowKey": self.image_id,
+            "status": self.status,
+            "sha256": self.sha256,
+            "bytes": self.size,
+            "content_type": self.content_type,
+            "uploaded_at": self.uploaded_at,
+            "filename": self.filename,
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "tags": json.dumps([asdict(tag) for tag in self.tags], separators=(",", ":")),
+            "tagged_at": self.tagged_at,
+            "error": self.error,
+        }
+        # Table storage has no null: an absent property is how an entity says "unknown".
+        return {name: value for name, value in entity.items() if value is not None}
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> ImageRecord:
+        tags = tuple(Tag(**tag) for tag in json.loads(entity.get("tags") or "[]"))
+        return cls(
+            user_key=entity["PartitionKey"],
+            image_id=entity["RowKey"],
+            status=entity["status"],
+            sha256=entity["sha256"],
+            size=int(entity["bytes"]),
+            content_type=entity["content_type"],
+            uploaded_at=entity["uploaded_at"],
+            filename=entity.get("filename"),
+            format=entity.get("format"),
+            width=_optional_int(entity.get("width")),
+            height=_optional_int(entity.get("height")),
+            tags=tags,
+            tagged_at=entity.get("tagged_at"),
+            error=entity.get("error"),
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.image_id,
+            "status": self.status,
+            "tags": [asdict(tag) for tag in self.tags],
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "bytes": self.size,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+            "filename": self.filename,
+            "uploaded_at": self.uploaded_at,
+            "tagged_at": self.tagged_at,
+        }
+        if self.error is not None:
+            body["error"] = self.error
+        return body
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,211 @@
+"""Use cases: accept an upload, tag an image, read an image. Each takes the ports it needs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import quote, unquote
+
+from tagging import analysis
+from tagging.config import IMAGES_CONTAINER, Settings
+from tagging.errors import (
+    EmptyUploadError,
+    ImageNotFoundError,
+    InvalidImageError,
+    MalformedJobError,
+    TaggingError,
+    UnsupportedMediaError,
+    UploadTooLargeError,
+)
+from tagging.identity import caller, checked_image_id, image_id_for, user_key
+from tagging.model import ImageRecord, UploadJob
+from tagging.ports import ImageStore, RecordStore, StoredImage
+
+logger = logging.getLogger(__name__)
+
+MAX_FILENAME_CHARS = 255
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to an upload: the image as it stands, whether this call stored it, and the job to send."""
+
+    record: ImageRecord
+    created: bool
+    job: UploadJob | None
+
+
+def check_declared_size(content_length: str | None, settings: Settings) -> None:
+    """Refuse an oversized upload from its Content-Length, before its body is read."""
+    if content_length is not None and content_length.strip().isdigit():
+        _check_size(int(content_length), settings)
+
+
+def accept_upload(
+    images: ImageStore,
+    records: RecordStore,
+    settings: Settings,
+    *,
+    user_id: str | None,
+    data: bytes,
+    declared_type: str | None = None,
+    filename: str | None = None,
+    now: datetime | None = None,
+) -> Accepted:
+    who = caller(user_id)
+    key = who.key
+    if declared_type and declared_type.lower().startswith("multipart/"):
+        raise UnsupportedMediaError(
+            "Send the image bytes as the request body (e.g. curl --data-binary @photo.jpg), not a multipart form."
+        )
+    if not data:
+        raise EmptyUploadError("The request body is empty: send the image bytes as the body.")
+    _check_size(len(data), settings)
+    header = analysis.probe(data, settings.max_pixels)
+    sha256 = hashlib.sha256(data).hexdigest()
+    image_id = image_id_for(key, sha256)
+    blob = f"{key}/{image_id}"
+    uploaded_at = _timestamp(now)
+    name = _clean_filename(filename)
+    metadata = {"sha256": sha256, "size": str(len(data)), "uploaded_at": uploaded_at}
+    if name:
+        # Blob metadata is ASCII only.
+        metadata["filename"] = quote(name, safe=" ")
+    if images.save(blob, data, header.content_type, metadata):
+        logger.info("Stored image %s (%s, %d bytes) for %s", image_id, header.format, len(data), key)
+        record = _pending(key, image_id, StoredImage(blob, header.content_type, len(data), metadata))
+        return Accepted(record, created=True, job=_job(who.id, record))
+    existing = records.get(key, image_id)
+    if existing is not None:
+        return Accepted(existing, created=False, job=None)
+    stored = images.describe(blob)
+    if stored is None:  # deleted between the two calls: whoever deleted it wins
+        raise ImageNotFoundError("The image was deleted while it was being uploaded again; upload it once more.")
+    # Stored but not tagged yet. The job may have been lost (the host sends it only after the function
+    # returns), so send it again: the worker is idempotent, a duplicate job costs one table read.
+    record = _pending(key, image_id, stored)
+    logger.info("Image %s uploaded again while pending; job sent again", image_id)
+    return Accepted(record, created=False, job=_job(who.id, record))
+
+
+def parse_job(body: str | bytes) -> UploadJob:
+    """Read a queue message; anything but a well-formed job of this version is MalformedJobError."""
+    job = UploadJob.from_json(body)
+    try:
+        checked_image_id(job.image_id)
+        key = user_key(job.user)
+    except TaggingError as exc:
+        raise MalformedJobError(f"The job names an invalid image or user: {exc}") from exc
+    if key != job.user_key:
+        raise MalformedJobError("The job's user_key does not belong to its user.")
+    if job.blob != f"{IMAGES_CONTAINER}/{job.user_key}/{job.image_id}":
+        raise MalformedJobError(f"The job's blob {job.blob!r} is not where this image is stored.")
+    return job
+
+
+def tag_image(
+    images: ImageStore, records: RecordStore, settings: Settings, job: UploadJob, *, now: datetime | None = None
+) -> ImageRecord | None:
+    """The record to write for a job, or None when there is nothing to write.
+
+    Delivery is at least once and the Table output binding only inserts, so a job whose record exists is
+    done already: writing again would fail on the duplicate key and send the message towards poison.
+    """
+    if records.get(job.user_key, job.image_id) is not None:
+        logger.info("Image %s already recorded; duplicate job ignored", job.image_id)
+        return None
+    try:
+        data = images.read(f"{job.user_key}/{job.image_id}")
+    except ImageNotFoundError:
+        logger.warning("Image %s is no longer stored; nothing to tag", job.image_id)
+        return None
+    pending = ImageRecord(
+        user_key=job.user_key,
+        image_id=job.image_id,
+        status="pending",
+        sha256=job.sha256,
+        size=len(data),
+        content_type=job.content_type,
+        uploaded_at=job.uploaded_at,
+        filename=job.filename,
+    )
+    tagged_at = _timestamp(now)
+    try:
+        result = analysis.analyse(data, settings.max_pixels)
+    except (InvalidImageError, UnsupportedMediaError) as exc:
+        # Permanent: the same bytes fail the same way on every retry, so record why instead of retrying.
+        logger.warning("Image %s cannot be tagged: %s", job.image_id, exc)
+        return replace(pending, status="failed", tagged_at=tagged_at, error=str(exc))
+    logger.info("Image %s tagged: %s", job.image_id, ", ".join(tag.name for tag in result.tags))
+    return replace(
+        pending,
+        status="done",
+        format=result.format,
+        width=result.width,
+        height=result.height,
+        tags=result.tags,
+        tagged_at=tagged_at,
+    )
+
+
+def get_image(images: ImageStore, records: RecordStore, *, user_id: str | None, image_id: str | None) -> ImageRecord:
+    key = user_key(user_id)
+    checked = checked_image_id(image_id)
+    record = records.get(key, checked)
+    if record is not None:
+        return record
+    # Only the caller's own partition and blob folder are ever read: another user's id is simply not found.
+    stored = images.describe(f"{key}/{checked}")
+    if stored is None:
+        raise ImageNotFoundError(f"You have no image {checked}.")
+    return _pending(key, checked, stored)
+
+
+def _pending(key: str, image_id: str, stored: StoredImage) -> ImageRecord:
+    filename = stored.metadata.get("filename")
+    return ImageRecord(
+        user_key=key,
+        image_id=image_id,
+        status="pending",
+        sha256=stored.metadata.get("sha256", ""),
+        size=stored.size,
+        content_type=stored.content_type,
+        uploaded_at=stored.metadata.get("uploaded_at", ""),
+        filename=unquote(filename) if filename else None,
+    )
+
+
+def _job(user_id: str, record: ImageRecord) -> UploadJob:
+    return UploadJob(
+        user=user_id,
+        user_key=record.user_key,
+        image_id=record.image_id,
+        blob=f"{IMAGES_CONTAINER}/{record.user_key}/{record.image_id}",
+        sha256=record.sha256,
+        content_type=record.content_type,
+        size=record.size,
+        uploaded_at=record.uploaded_at,
+        filename=record.filename,
+    )
+
+
+def _check_size(size: int, settings: Settings) -> None:
+    if size > settings.max_upload_bytes:
+        raise UploadTooLargeError(
+            f"The image is {size:,} bytes; the limit is {settings.max_upload_bytes:,} bytes. Send a smaller file."
+        )
+
+
+def _clean_filename(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    # Keep the last path component only, without control characters: it is shown to people, never a path.
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:MAX_FILENAME_CHARS] or None
+
+
+def _timestamp(now: datetime | None) -> str:
+    return (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")

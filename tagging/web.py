@@ -1,0 +1,78 @@
+"""Translation between HTTP and the domain: JSON bodies, the error table, request details."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from email.message import Message
+from typing import Any
+
+import azure.functions as func
+
+from tagging.errors import (
+    ImageNotFoundError,
+    ImageTooLargeError,
+    InvalidImageError,
+    InvalidRequestError,
+    TaggingError,
+    UnauthenticatedError,
+    UnsupportedMediaError,
+    UploadTooLargeError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Most specific first is not needed: the lookup walks each error's class hierarchy.
+STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
+    UnauthenticatedError: 401,
+    InvalidRequestError: 400,
+    InvalidImageError: 400,
+    ImageNotFoundError: 404,
+    UploadTooLargeError: 413,
+    ImageTooLargeError: 413,
+    UnsupportedMediaError: 415,
+}
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers=dict(headers or {}),
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def error_response(status: int, code: str, message: str) -> func.HttpResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="image-tagging"'} if status == 401 else None
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def handle(action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """Run a request's action, turning domain errors into their status and anything else into a 500."""
+    try:
+        return action()
+    except TaggingError as exc:
+        return error_response(status_for(exc), exc.code, str(exc))
+    except Exception:
+        logger.exception("Request failed unexpectedly")
+        return error_response(500, "internal", "Something went wrong on our side; try again in a moment.")
+
+
+def status_for(exc: TaggingError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_FOR_ERROR:
+            return STATUS_FOR_ERROR[cls]
+    return 500
+
+
+def filename_from(req: func.HttpRequest) -> str | None:
+    """The file name in `Content-Disposition` (RFC 6266, including `filename*=UTF-8''...`), if any."""
+    value = req.headers.get("content-disposition")
+    if not value:
+        return None
+    header = Message()
+    header["content-disposition"] = value
+    return header.get_filename()

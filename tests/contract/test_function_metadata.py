@@ -1,0 +1,104 @@
+"""What the Python worker would send the host when it indexes function_app.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import function_app
+from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@cache  # FunctionApp.get_functions() may be called once per app, as the worker does
+def bindings() -> dict[str, list[dict[str, Any]]]:
+    return {
+        fn.get_function_name(): [json.loads(raw) for raw in fn.get_raw_bindings()]
+        for fn in function_app.app.get_functions()
+    }
+
+
+def one(function: str, kind: str) -> dict[str, Any]:
+    matches = [b for b in bindings()[function] if b["type"] == kind]
+    assert len(matches) == 1, f"{function} should have one {kind} binding, has {matches}"
+    return matches[0]
+
+
+def test_the_app_has_exactly_these_functions() -> None:
+    assert set(bindings()) == {"upload_image", "get_image", "tag_image"}
+
+
+def test_upload_is_a_post_on_images_that_outputs_to_the_jobs_queue() -> None:
+    trigger = one("upload_image", "httpTrigger")
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == ("images", ["POST"], "FUNCTION")
+    output = one("upload_image", "queue")
+    assert (output["direction"], output["queueName"], output["connection"]) == ("OUT", JOBS_QUEUE, CONNECTION)
+
+
+def test_get_is_a_get_on_one_image() -> None:
+    trigger = one("get_image", "httpTrigger")
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == ("images/{id}", ["GET"], "FUNCTION")
+
+
+def test_the_worker_reads_the_queue_the_upload_writes_and_outputs_to_the_table() -> None:
+    trigger = one("tag_image", "queueTrigger")
+    assert trigger["queueName"] == one("upload_image", "queue")["queueName"] == "image-tagging"
+    assert trigger["connection"] == CONNECTION
+    table = one("tag_image", "table")
+    assert (table["direction"], table["tableName"], table["connection"]) == ("OUT", RECORDS_TABLE, CONNECTION)
+    assert RECORDS_TABLE == "ImageTags"
+
+
+def test_malformed_jobs_go_to_the_queue_the_host_uses_for_poison() -> None:
+    poison = one("tag_image", "queue")
+    assert poison["queueName"] == POISON_QUEUE == f"{JOBS_QUEUE}-poison"
+
+
+def test_every_storage_binding_uses_the_one_named_connection() -> None:
+    for name, function_bindings in bindings().items():
+        for binding in function_bindings:
+            if binding["type"] in ("queue", "queueTrigger", "table", "blob", "blobTrigger"):
+                assert binding.get("connection") == CONNECTION, f"{name}: {binding}"
+
+
+def test_host_json_configures_what_the_code_relies_on() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    queues = host["extensions"]["queues"]
+    assert queues["messageEncoding"] == "base64"
+    assert queues["maxDequeueCount"] >= 2  # transient failures get at least one retry
+    assert host["extensions"]["http"]["routePrefix"] == "api"
+    assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
+
+
+def test_local_settings_example_defines_the_connections() -> None:
+    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    assert values[CONNECTION] == "UseDevelopmentStorage=true"  # spelled exactly so; see the README
+    assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+
+
+@pytest.mark.parametrize("path", ["local_runner", "tests", "local.settings.json", ".venv", "node_modules", "infra"])
+def test_development_files_are_kept_out_of_the_deployment_package(path: str) -> None:
+    ignored = (ROOT / ".funcignore").read_text().split()
+    assert path in ignored
+
+
+def test_indexing_the_app_needs_no_settings_and_loads_no_storage_sdk() -> None:
+    probe = (
+        "import sys, function_app; function_app.app.get_functions(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('azure.storage', 'azure.data', 'azure.identity'))))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith((CONNECTION, "AzureWebJobs"))}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,168 @@
+"""The function bodies called directly, as the worker calls them, with in-memory ports."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.queue import QueueMessage
+
+import function_app
+from tagging import bootstrap
+from tagging.config import Settings
+from tests.fakes import FakeImageStore, FakeRecordStore
+from tests.images import image_bytes
+
+
+class Out(func.Out[Any]):
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def set(self, val: Any) -> None:
+        self.value = val
+
+    def get(self) -> Any:
+        return self.value
+
+
+@pytest.fixture
+def ports() -> Iterator[bootstrap.Ports]:
+    fakes = bootstrap.Ports(FakeImageStore(), FakeRecordStore(), Settings(max_upload_bytes=1_000_000))
+    bootstrap.use(fakes)
+    yield fakes
+    bootstrap.use(None)
+
+
+def post(body: bytes, headers: dict[str, str] | None = None) -> tuple[func.HttpResponse, Out]:
+    job = Out()
+    request = func.HttpRequest("POST", "http://localhost/api/images", headers=headers or {}, body=body)
+    response = function_app.upload_image(request, job)
+    return response, job
+
+
+def get(image_id: str, user: str | None = "alice") -> func.HttpResponse:
+    headers = {"X-MS-CLIENT-PRINCIPAL-ID": user} if user else {}
+    request = func.HttpRequest(
+        "GET", f"http://localhost/api/images/{image_id}", headers=headers, route_params={"id": image_id}, body=b""
+    )
+    return function_app.get_image(request)
+
+
+def run_worker(body: str | bytes, ports: bootstrap.Ports) -> tuple[Out, Out]:
+    record, poison = Out(), Out()
+    function_app.tag_image(QueueMessage(id="m1", body=body, dequeue_count=1), record, poison)
+    if record.value is not None:
+        assert isinstance(ports.records, FakeRecordStore)
+        ports.records.insert(json.loads(record.value))  # what the Table output binding does
+    return record, poison
+
+
+def body_of(response: func.HttpResponse) -> Any:
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_body())
+
+
+def test_upload_then_tag_then_get(ports: bootstrap.Ports) -> None:
+    response, job = post(image_bytes("JPEG", (40, 60)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    assert response.status_code == 202
+    image_id = body_of(response)["id"]
+    assert body_of(response) == {"id": image_id, "status": "pending"}
+    assert response.headers["Location"] == f"/api/images/{image_id}"
+    assert isinstance(job.value, str)
+    assert json.loads(job.value)["image_id"] == image_id
+
+    assert body_of(get(image_id))["status"] == "pending"
+
+    record, poison = run_worker(job.value, ports)
+    assert poison.value is None
+    assert json.loads(record.value)["RowKey"] == image_id
+
+    shown = body_of(get(image_id))
+    assert shown["status"] == "done"
+    assert {tag["name"] for tag in shown["tags"]} == {"format:jpeg", "orientation:portrait"}
+    assert (shown["width"], shown["height"], shown["format"]) == (40, 60, "jpeg")
+
+
+def test_a_second_identical_upload_answers_200_with_the_same_id(ports: bootstrap.Ports) -> None:
+    headers = {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}
+    first, _ = post(image_bytes(), headers)
+    second, _ = post(image_bytes(), headers)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert body_of(first)["id"] == body_of(second)["id"]
+
+
+def test_a_redelivered_job_writes_no_second_record(ports: bootstrap.Ports) -> None:
+    _, job = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    first, _ = run_worker(job.value, ports)
+    again, poison = run_worker(job.value, ports)
+    assert first.value is not None
+    assert again.value is None
+    assert poison.value is None
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        (image_bytes(), {}, 401, "unauthenticated"),
+        (b"", {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, 400, "empty_body"),
+        (b"just text", {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, 415, "unsupported_media_type"),
+        (
+            image_bytes(),
+            {"X-MS-CLIENT-PRINCIPAL-ID": "alice", "Content-Type": "multipart/form-data"},
+            415,
+            "unsupported_media_type",
+        ),
+        (b"x", {"X-MS-CLIENT-PRINCIPAL-ID": "alice", "Content-Length": "1000001"}, 413, "too_large"),
+        (b"\0" * 1_000_001, {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, 413, "too_large"),
+    ],
+)
+def test_bad_uploads_get_a_json_error_and_store_nothing(
+    ports: bootstrap.Ports, body: bytes, headers: dict[str, str], status: int, code: str
+) -> None:
+    response, job = post(body, headers)
+    assert response.status_code == status
+    error = body_of(response)["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert job.value is None
+    assert isinstance(ports.images, FakeImageStore)
+    assert ports.images.blobs == {}
+
+
+def test_401_says_how_to_authenticate(ports: bootstrap.Ports) -> None:
+    response, _ = post(image_bytes(), {})
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_get_answers_404_for_another_users_image_and_400_for_a_bad_id(ports: bootstrap.Ports) -> None:
+    response, _ = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    image_id = body_of(response)["id"]
+    assert get(image_id, user="bob").status_code == 404
+    assert body_of(get(image_id, user="bob"))["error"]["code"] == "not_found"
+    assert get("not-an-id").status_code == 400
+    assert get(image_id, user=None).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"v": 2}', b"[]", base64.b64encode(b"double encoded"), b"\xff\xfe\xfd"]
+)
+def test_a_malformed_message_goes_to_poison_unchanged_and_writes_no_record(ports: bootstrap.Ports, body: bytes) -> None:
+    record, poison = run_worker(body, ports)
+    assert record.value is None
+    assert poison.value == body
+
+
+def test_an_unexpected_failure_is_a_json_500(ports: bootstrap.Ports, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("storage on fire")
+
+    monkeypatch.setattr(ports.images, "save", broken)
+    response, job = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    assert response.status_code == 500
+    assert body_of(response)["error"]["code"] == "internal"
+    assert "fire" not in response.get_body().decode()  # internals stay in the log
+    assert job.value is None
