@@ -1,0 +1,180 @@
+"""The whole system as a user runs it: `python -m local_runner` on Azurite, driven over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from local_runner.azurite import Azurite
+from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
+from tagging.storage import StorageAccount
+from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
+from tests.runner.harness import eventually, raw_messages
+
+pytestmark = pytest.mark.e2e
+
+PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
+
+
+@dataclass
+class Stack:
+    url: str
+    account: StorageAccount
+    log: Path
+
+    def upload(self, data: bytes, user: str, **headers: str) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/api/images",
+            content=data,
+            headers={"X-MS-CLIENT-PRINCIPAL-ID": user, "Content-Type": "image/jpeg", **headers},
+            timeout=30,
+        )
+
+    def get(self, image_id: str, user: str) -> httpx.Response:
+        return httpx.get(f"{self.url}/api/images/{image_id}", headers={"X-MS-CLIENT-PRINCIPAL-ID": user}, timeout=30)
+
+    def settled(self, image_id: str, user: str) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            body: dict[str, Any] = self.get(image_id, user).json()
+            return body if body["status"] != "pending" else None
+
+        result: dict[str, Any] = eventually(check, timeout=30, interval=0.1)
+        return result
+
+
+@pytest.fixture(scope="module")
+def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = tmp_path_factory.mktemp("runner") / "runner.log"
+    env = {
+        **os.environ,
+        "ImageStorage": azurite.connection_string,
+        "AzureWebJobsStorage": azurite.connection_string,
+        "TAGGING_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
+    }
+    command = [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(log.with_suffix(".none"))]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)
+        assert process.poll() is None, log.read_text()
+        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": azurite.connection_string}), log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+    assert code == 0, f"the runner did not stop cleanly:\n{log.read_text()[-3000:]}"
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def user() -> str:
+    return f"user-{uuid.uuid4().hex[:8]}"
+
+
+def test_an_upload_is_tagged_and_every_step_is_a_real_storage_object(stack: Stack) -> None:
+    alice = user()
+    data = jpeg_with_orientation((120, 80), 6)  # stored landscape, shown portrait
+    response = stack.upload(data, alice, **{"Content-Disposition": "attachment; filename*=UTF-8''Zo%C3%AB.jpg"})
+    assert response.status_code == 202, response.text
+    image_id = response.json()["id"]
+    assert response.json() == {"id": image_id, "status": "pending"}
+    assert response.headers["location"] == f"/api/images/{image_id}"
+
+    shown = stack.settled(image_id, alice)
+    assert shown["status"] == "done"
+    assert {t["name"] for t in shown["tags"]} == {"format:jpeg", "orientation:portrait"}
+    assert all(t["source"] == "analysis" and 0 <= t["confidence"] <= 1 for t in shown["tags"])
+    assert (shown["width"], shown["height"], shown["format"], shown["bytes"]) == (80, 120, "jpeg", len(data))
+    assert shown["filename"] == "Zoë.jpg"
+    assert shown["uploaded_at"] <= shown["tagged_at"]
+
+    blob = stack.account.blobs.get_blob_client(IMAGES_CONTAINER, f"{alice}/{image_id}")
+    props = blob.get_blob_properties()
+    assert props.content_settings.content_type == "image/jpeg"
+    assert props.metadata["sha256"] == shown["sha256"]
+    assert blob.download_blob().readall() == data
+    entity = stack.account.tables.get_table_client(RECORDS_TABLE).get_entity(alice, image_id)
+    assert entity["status"] == "done"
+    jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)
+    assert all(json.loads(base64.b64decode(m))["image_id"] != image_id for m in raw_messages(jobs))
+
+
+def test_the_same_bytes_again_answer_200_with_the_same_id(stack: Stack) -> None:
+    bob = user()
+    data = image_bytes("PNG", (33, 33))
+    first = stack.upload(data, bob)
+    second = stack.upload(data, bob)
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert first.json()["id"] == second.json()["id"]
+    blobs = list(stack.account.blobs.get_container_client(IMAGES_CONTAINER).list_blobs(name_starts_with=f"{bob}/"))
+    assert len(blobs) == 1
+    assert stack.settled(first.json()["id"], bob)["tags"][1]["name"] == "orientation:square"
+
+
+def test_an_image_that_cannot_decode_ends_failed_with_a_reason(stack: Stack) -> None:
+    carol = user()
+    response = stack.upload(truncated(noisy_jpeg(), 0.3), carol)
+    assert response.status_code == 202
+    shown = stack.settled(response.json()["id"], carol)
+    assert shown["status"] == "failed"
+    assert "damaged" in shown["error"]
+
+
+def test_another_user_sees_404_and_bad_requests_get_json_errors(stack: Stack) -> None:
+    dave = user()
+    image_id = stack.upload(image_bytes(), dave).json()["id"]
+    cases = [
+        (stack.get(image_id, user()), 404, "not_found"),
+        (stack.get("not-an-id", dave), 400, "invalid_id"),
+        (httpx.get(f"{stack.url}/api/images/{image_id}"), 401, "unauthenticated"),
+        (stack.upload(b"", dave), 400, "empty_body"),
+        (stack.upload(b"<html>not an image</html>", dave), 415, "unsupported_media_type"),
+        (stack.upload(b"\xff" * (2 * 1024 * 1024 + 1), dave), 413, "too_large"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["error"]["code"] == code
+    blobs = list(stack.account.blobs.get_container_client(IMAGES_CONTAINER).list_blobs(name_starts_with=f"{dave}/"))
+    assert len(blobs) == 1  # only the valid upload
+
+
+def test_a_malformed_message_lands_in_poison_unchanged_and_is_logged_with_its_id(stack: Stack) -> None:
+    jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)
+    poison = stack.account.queues.get_queue_client(POISON_QUEUE)
+    marker = uuid.uuid4().hex
+    body = base64.b64encode(json.dumps({"v": 99, "marker": marker}).encode()).decode()
+    sent = jobs.send_message(body)
+    eventually(lambda: body in raw_messages(poison), timeout=30)
+    assert sent.id in stack.log.read_text()
+
+
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"real photos not found at {PHOTOS}")
+def test_real_camera_photos_are_tagged(stack: Stack) -> None:
+    erin = user()
+    expected = {"Wine_by_Jakkub_Mede.jpg": "portrait", "Dune.jpg": "landscape"}
+    ids = {}
+    for name in expected:
+        response = stack.upload((PHOTOS / name).read_bytes(), erin)
+        assert response.status_code == 202
+        ids[name] = response.json()["id"]
+    for name, orientation in expected.items():
+        tags = {t["name"] for t in stack.settled(ids[name], erin)["tags"]}
+        assert tags == {"format:jpeg", f"orientation:{orientation}"}
