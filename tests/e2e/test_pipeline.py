@@ -19,8 +19,10 @@ import httpx
 import pytest
 
 from local_runner.azurite import Azurite
-from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
-from tagging.storage import StorageAccount
+from local_runner.outputs import send_message
+from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE, Settings
+from tagging.services import accept_upload
+from tagging.storage import BlobImageStore, StorageAccount, TableRecordStore
 from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
 from tests.runner.harness import eventually, raw_messages
 
@@ -178,3 +180,26 @@ def test_real_camera_photos_are_tagged(stack: Stack) -> None:
     for name, orientation in expected.items():
         tags = {t["name"] for t in stack.settled(ids[name], erin)["tags"]}
         assert tags == {"format:jpeg", f"orientation:{orientation}"}
+
+
+def test_a_job_delivered_twice_at_once_yields_one_record_and_nothing_in_poison(stack: Stack) -> None:
+    frank = user()
+    data = image_bytes("PNG", (50, 20))
+    # Store an image as the upload does, then deliver its job twice at once, as at-least-once delivery may:
+    # both runs race to insert the record; the loser fails, is retried, finds the record and stops.
+
+    images = BlobImageStore(stack.account.blobs, IMAGES_CONTAINER)
+    records = TableRecordStore(stack.account.tables, RECORDS_TABLE)
+    accepted = accept_upload(images, records, Settings(), user_id=frank, data=data)
+    assert accepted.job is not None
+    encoded = base64.b64encode(accepted.job.to_json().encode()).decode()
+    jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)
+    for _ in range(2):
+        send_message(jobs, encoded)
+    # Peeking does not see messages in flight; the approximate count does.
+    eventually(lambda: jobs.get_queue_properties().approximate_message_count == 0, timeout=60)
+    poison = stack.account.queues.get_queue_client(POISON_QUEUE)
+    assert encoded not in raw_messages(poison)
+    table = stack.account.tables.get_table_client(RECORDS_TABLE)
+    entities = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": frank}))
+    assert [(e["RowKey"], e["status"]) for e in entities] == [(accepted.record.image_id, "done")]

@@ -243,3 +243,24 @@ def test_a_message_from_elsewhere_is_found_within_max_polling_interval(
         client.send_message(b64("from another app"))
         eventually(lambda: calls.items)
     assert calls.items[0] - sent_at < max_polling_interval + 1.5
+
+
+def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
+    account: StorageAccount, unique: str
+) -> None:
+    app = func.FunctionApp()
+    calls = Calls()
+
+    @app.queue_trigger(arg_name="msg", queue_name=unique, connection=CONNECTION)
+    def never_called(msg: func.QueueMessage) -> None:
+        calls.add(msg)
+
+    client, poison = queue(account, unique), account.queues.get_queue_client(f"{unique}-poison")
+    client.send_message(b64("crashed a host twice"))
+    for _ in range(2):  # two deliveries that never completed, as when a host dies mid-invocation
+        eventually(lambda: list(client.receive_messages(visibility_timeout=1)), timeout=10)
+        time.sleep(1.1)
+    with RunningHost(app, options(max_dequeue_count=1)):
+        eventually(lambda: raw_messages(poison))
+    assert calls.items == []
+    assert raw_messages(poison) == [b64("crashed a host twice")]
