@@ -30,6 +30,10 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Benchmarks (not part of the tests): prints the report and writes bench-results/report.md.
+bench: setup
+	$(BIN)/python -m bench
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -27,9 +27,7 @@ def upload_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse
         p = ports()
         services.check_declared_size(req.headers.get("content-length"), p.settings)
         accepted = services.accept_upload(
-            p.images,
-            p.records,
-            p.settings,
+            p,
             user_id=req.headers.get(PRINCIPAL_HEADER),
             data=req.get_body(),
             declared_type=req.headers.get("content-type"),
@@ -51,9 +49,7 @@ def upload_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse
 def get_image(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
         p = ports()
-        record = services.get_image(
-            p.images, p.records, user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
-        )
+        record = services.get_image(p, user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
         return json_response(record.to_api())
 
     return handle(action)
@@ -70,7 +66,6 @@ def tag_image(msg: func.QueueMessage, record: func.Out[str], poison: func.Out[by
         logger.error("Message %s is not a valid job (%s); moved to %s", msg.id, exc, POISON_QUEUE)
         poison.set(msg.get_body())
         return
-    p = ports()
-    result = services.tag_image(p.images, p.records, p.settings, job)
+    result = services.tag_image(ports(), job)
     if result is not None:
         record.set(json.dumps(result.to_entity()))

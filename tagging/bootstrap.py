@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
-from tagging.config import CONNECTION, IMAGES_CONTAINER, RECORDS_TABLE, Settings
-from tagging.ports import ImageStore, RecordStore
-
-
-@dataclass(frozen=True)
-class Ports:
-    images: ImageStore
-    records: RecordStore
-    settings: Settings
-
+from tagging.config import CONNECTION, IMAGES_CONTAINER, RECORDS_TABLE, THUMBNAILS_CONTAINER, Settings
+from tagging.ports import Ports
+from tagging.taggers import AzureVisionTagger, Tagger
 
 _lock = threading.Lock()
 _current: Ports | None = None
@@ -39,9 +31,17 @@ def _from_environment() -> Ports:
     # Imported here so that indexing the app does not pay for the storage SDKs' import.
     from tagging.storage import BlobImageStore, StorageAccount, TableRecordStore
 
+    settings = Settings.from_env()
     account = StorageAccount(CONNECTION)
+    taggers: list[Tagger] = []
+    if settings.vision_endpoint:
+        taggers.append(
+            AzureVisionTagger.connect(settings.vision_endpoint, settings.vision_key, settings.vision_client_id)
+        )
     return Ports(
         images=BlobImageStore(account.blobs, IMAGES_CONTAINER),
+        thumbnails=BlobImageStore(account.blobs, THUMBNAILS_CONTAINER),
         records=TableRecordStore(account.tables, RECORDS_TABLE),
-        settings=Settings.from_env(),
+        settings=settings,
+        taggers=tuple(taggers),
     )

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The one named connection behind every binding and every SDK client the code builds. Locally it is a
 # connection string; in Azure it is identity-based (`ImageStorage__blobServiceUri`, `__credential`, ...).
 CONNECTION = "ImageStorage"
 
 IMAGES_CONTAINER = "images"
+THUMBNAILS_CONTAINER = "thumbnails"
 JOBS_QUEUE = "image-tagging"
 POISON_QUEUE = f"{JOBS_QUEUE}-poison"
 RECORDS_TABLE = "ImageTags"
 
 MAX_UPLOAD_BYTES_SETTING = "TAGGING_MAX_UPLOAD_BYTES"
 MAX_PIXELS_SETTING = "TAGGING_MAX_PIXELS"
+# Azure AI Vision tagging is on when an endpoint is set; without a key it signs in with the app's identity.
+VISION_ENDPOINT_SETTING = "AZURE_VISION_ENDPOINT"
+VISION_KEY_SETTING = "AZURE_VISION_KEY"
+VISION_CLIENT_ID_SETTING = "AZURE_VISION_CLIENT_ID"
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -30,6 +35,9 @@ DEFAULT_MAX_PIXELS = 100_000_000
 class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    vision_endpoint: str | None = None
+    vision_key: str | None = field(default=None, repr=False)
+    vision_client_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -37,6 +45,9 @@ class Settings:
         return cls(
             max_upload_bytes=_positive_int(env, MAX_UPLOAD_BYTES_SETTING, DEFAULT_MAX_UPLOAD_BYTES),
             max_pixels=_positive_int(env, MAX_PIXELS_SETTING, DEFAULT_MAX_PIXELS),
+            vision_endpoint=env.get(VISION_ENDPOINT_SETTING, "").strip() or None,
+            vision_key=env.get(VISION_KEY_SETTING, "").strip() or None,
+            vision_client_id=env.get(VISION_CLIENT_ID_SETTING, "").strip() or None,
         )
 
 

@@ -68,13 +68,29 @@ class UploadJob:
 
 
 @dataclass(frozen=True)
+class PhotoMetadata:
+    """What the camera wrote into EXIF. The position is personal: only its owner ever reads a record."""
+
+    camera_make: str | None = None
+    camera_model: str | None = None
+    lens: str | None = None
+    taken_at: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True)
 class Analysis:
-    """What the tagger derives from the pixels and metadata of one image."""
+    """What the analysis derives from the pixels and metadata of one image."""
 
     format: str
     width: int
     height: int
     tags: tuple[Tag, ...] = field(default=())
+    frames: int = 1
+    mode: str | None = None
+    metadata: PhotoMetadata = field(default_factory=PhotoMetadata)
+    dhash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,15 @@ class ImageRecord:
     tags: tuple[Tag, ...] = ()
     tagged_at: str | None = None
     error: str | None = None
+    frames: int | None = None
+    mode: str | None = None
+    metadata: PhotoMetadata = field(default_factory=PhotoMetadata)
+    dhash: str | None = None
+    thumbnail: bool = False
+
+    @property
+    def megapixels(self) -> float | None:
+        return None if self.width is None or self.height is None else round(self.width * self.height / 1e6, 1)
 
     def to_entity(self) -> dict[str, Any]:
         entity: dict[str, Any] = {
@@ -112,6 +137,11 @@ class ImageRecord:
             "tags": json.dumps([asdict(tag) for tag in self.tags], separators=(",", ":")),
             "tagged_at": self.tagged_at,
             "error": self.error,
+            "frames": self.frames,
+            "mode": self.mode,
+            **asdict(self.metadata),
+            "dhash": self.dhash,
+            "thumbnail": self.thumbnail or None,
         }
         # Table storage has no null: an absent property is how an entity says "unknown".
         return {name: value for name, value in entity.items() if value is not None}
@@ -119,6 +149,7 @@ class ImageRecord:
     @classmethod
     def from_entity(cls, entity: dict[str, Any]) -> ImageRecord:
         tags = tuple(Tag(**tag) for tag in json.loads(entity.get("tags") or "[]"))
+        metadata = PhotoMetadata(**{name: entity.get(name) for name in PhotoMetadata.__dataclass_fields__})
         return cls(
             user_key=entity["PartitionKey"],
             image_id=entity["RowKey"],
@@ -134,20 +165,35 @@ class ImageRecord:
             tags=tags,
             tagged_at=entity.get("tagged_at"),
             error=entity.get("error"),
+            frames=_optional_int(entity.get("frames")),
+            mode=entity.get("mode"),
+            metadata=metadata,
+            dhash=entity.get("dhash"),
+            thumbnail=bool(entity.get("thumbnail", False)),
         )
 
     def to_api(self) -> dict[str, Any]:
+        meta = self.metadata
         body: dict[str, Any] = {
             "id": self.image_id,
             "status": self.status,
             "tags": [asdict(tag) for tag in self.tags],
             "width": self.width,
             "height": self.height,
+            "megapixels": self.megapixels,
             "format": self.format,
+            "mode": self.mode,
+            "frames": self.frames,
             "bytes": self.size,
             "sha256": self.sha256,
+            "dhash": self.dhash,
             "content_type": self.content_type,
             "filename": self.filename,
+            "camera": {"make": meta.camera_make, "model": meta.camera_model, "lens": meta.lens},
+            "taken_at": meta.taken_at,
+            "location": (
+                {"latitude": meta.latitude, "longitude": meta.longitude} if meta.latitude is not None else None
+            ),
             "uploaded_at": self.uploaded_at,
             "tagged_at": self.tagged_at,
         }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from tagging.config import Settings
 from tagging.model import ImageRecord
+from tagging.taggers import Tagger
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,14 @@ class ImageStore(Protocol):
 
 class RecordStore(Protocol):
     def get(self, user_key: str, image_id: str) -> ImageRecord | None: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything the use cases touch outside their own memory, passed in whole."""
+
+    images: ImageStore
+    thumbnails: ImageStore
+    records: RecordStore
+    settings: Settings = field(default_factory=Settings)
+    taggers: tuple[Tagger, ...] = ()

@@ -21,7 +21,8 @@ from tagging.errors import (
 )
 from tagging.identity import caller, checked_image_id, image_id_for, user_key
 from tagging.model import ImageRecord, UploadJob
-from tagging.ports import ImageStore, RecordStore, StoredImage
+from tagging.ports import Ports, StoredImage
+from tagging.taggers import TaggerInput, merge, run_taggers
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,7 @@ def check_declared_size(content_length: str | None, settings: Settings) -> None:
 
 
 def accept_upload(
-    images: ImageStore,
-    records: RecordStore,
-    settings: Settings,
+    ports: Ports,
     *,
     user_id: str | None,
     data: bytes,
@@ -54,6 +53,7 @@ def accept_upload(
     filename: str | None = None,
     now: datetime | None = None,
 ) -> Accepted:
+    settings, images = ports.settings, ports.images
     who = caller(user_id)
     key = who.key
     if declared_type and declared_type.lower().startswith("multipart/"):
@@ -77,7 +77,7 @@ def accept_upload(
         logger.info("Stored image %s (%s, %d bytes) for %s", image_id, header.format, len(data), key)
         record = _pending(key, image_id, StoredImage(blob, header.content_type, len(data), metadata))
         return Accepted(record, created=True, job=_job(who.id, record))
-    existing = records.get(key, image_id)
+    existing = ports.records.get(key, image_id)
     if existing is not None:
         return Accepted(existing, created=False, job=None)
     stored = images.describe(blob)
@@ -105,19 +105,17 @@ def parse_job(body: str | bytes) -> UploadJob:
     return job
 
 
-def tag_image(
-    images: ImageStore, records: RecordStore, settings: Settings, job: UploadJob, *, now: datetime | None = None
-) -> ImageRecord | None:
+def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> ImageRecord | None:
     """The record to write for a job, or None when there is nothing to write.
 
     Delivery is at least once and the Table output binding only inserts, so a job whose record exists is
     done already: writing again would fail on the duplicate key and send the message towards poison.
     """
-    if records.get(job.user_key, job.image_id) is not None:
+    if ports.records.get(job.user_key, job.image_id) is not None:
         logger.info("Image %s already recorded; duplicate job ignored", job.image_id)
         return None
     try:
-        data = images.read(f"{job.user_key}/{job.image_id}")
+        data = ports.images.read(f"{job.user_key}/{job.image_id}")
     except ImageNotFoundError:
         logger.warning("Image %s is no longer stored; nothing to tag", job.image_id)
         return None
@@ -131,33 +129,47 @@ def tag_image(
         uploaded_at=job.uploaded_at,
         filename=job.filename,
     )
-    tagged_at = _timestamp(now)
     try:
-        result = analysis.analyse(data, settings.max_pixels)
+        decoded = analysis.decode(data, ports.settings.max_pixels)
+        result = analysis.describe(decoded)
     except (InvalidImageError, UnsupportedMediaError) as exc:
         # Permanent: the same bytes fail the same way on every retry, so record why instead of retrying.
         logger.warning("Image %s cannot be tagged: %s", job.image_id, exc)
-        return replace(pending, status="failed", tagged_at=tagged_at, error=str(exc))
-    logger.info("Image %s tagged: %s", job.image_id, ", ".join(tag.name for tag in result.tags))
+        return replace(pending, status="failed", tagged_at=_timestamp(now), error=str(exc))
+    preview = analysis.thumbnail(decoded)
+    # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
+    ports.thumbnails.save(thumbnail_name(job.user_key, job.image_id), preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
+    extra = run_taggers(ports.taggers, TaggerInput(job.image_id, data, job.content_type, result, preview))
+    tags = merge(result.tags, extra)
+    logger.info("Image %s tagged: %s", job.image_id, ", ".join(tag.name for tag in tags))
     return replace(
         pending,
         status="done",
         format=result.format,
         width=result.width,
         height=result.height,
-        tags=result.tags,
-        tagged_at=tagged_at,
+        tags=tags,
+        frames=result.frames,
+        mode=result.mode,
+        metadata=result.metadata,
+        dhash=result.dhash,
+        thumbnail=True,
+        tagged_at=_timestamp(now),
     )
 
 
-def get_image(images: ImageStore, records: RecordStore, *, user_id: str | None, image_id: str | None) -> ImageRecord:
+def thumbnail_name(key: str, image_id: str) -> str:
+    return f"{key}/{image_id}.webp"
+
+
+def get_image(ports: Ports, *, user_id: str | None, image_id: str | None) -> ImageRecord:
     key = user_key(user_id)
     checked = checked_image_id(image_id)
-    record = records.get(key, checked)
+    record = ports.records.get(key, checked)
     if record is not None:
         return record
     # Only the caller's own partition and blob folder are ever read: another user's id is simply not found.
-    stored = images.describe(f"{key}/{checked}")
+    stored = ports.images.describe(f"{key}/{checked}")
     if stored is None:
         raise ImageNotFoundError(f"You have no image {checked}.")
     return _pending(key, checked, stored)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tagging.config import Settings
 from tagging.errors import ImageNotFoundError
 from tagging.model import ImageRecord
-from tagging.ports import ImageStore, RecordStore, StoredImage
+from tagging.ports import ImageStore, Ports, RecordStore, StoredImage
+from tagging.taggers import Tagger
 
 
 class FakeImageStore(ImageStore):
@@ -43,3 +45,7 @@ class FakeRecordStore(RecordStore):
     def get(self, user_key: str, image_id: str) -> ImageRecord | None:
         entity = self.entities.get((user_key, image_id))
         return None if entity is None else ImageRecord.from_entity(entity)
+
+
+def fake_ports(settings: Settings | None = None, taggers: tuple[Tagger, ...] = ()) -> Ports:
+    return Ports(FakeImageStore(), FakeImageStore(), FakeRecordStore(), settings or Settings(), taggers)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 EXIF_ORIENTATION = 0x0112
 
@@ -49,3 +50,62 @@ def noisy_jpeg(size: tuple[int, int] = (640, 480), seed: int = 1) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=90)
     return out.getvalue()
+
+
+def exif_jpeg(
+    size: tuple[int, int] = (64, 48),
+    *,
+    make: str | None = None,
+    model: str | None = None,
+    taken: str | None = None,
+    gps: tuple[float, float] | None = None,
+    lens: str | None = None,
+) -> bytes:
+    """A JPEG carrying camera EXIF written with Pillow's own Exif API."""
+    exif = Image.Exif()
+    if make:
+        exif[0x010F] = make
+    if model:
+        exif[0x0110] = model
+    details = exif.get_ifd(0x8769)
+    if taken:
+        details[0x9003] = taken
+    if lens:
+        details[0xA434] = lens
+    if gps:
+        lat, lon = gps
+        exif.get_ifd(0x8825).update(
+            {1: "N" if lat >= 0 else "S", 2: _dms(lat), 3: "E" if lon >= 0 else "W", 4: _dms(lon)}
+        )
+    return image_bytes("JPEG", size, exif=exif.tobytes())
+
+
+def _dms(value: float) -> tuple[float, float, float]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    return (float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4))
+
+
+def save(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **params)
+    return out.getvalue()
+
+
+def scene(size: tuple[int, int] = (1024, 768), seed: int = 7) -> Image.Image:
+    """A photo-like picture: a lit background, shapes with crisp edges, fine texture and some text-like lines."""
+    rng = random.Random(seed)
+    width, height = size
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x, y = rng.randrange(width), rng.randrange(height)
+        w, h = rng.randrange(width // 20, width // 4), rng.randrange(height // 20, height // 4)
+        color = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+        shape((x, y, x + w, y + h), fill=color, outline=(0, 0, 0), width=2)
+    for row in range(0, height, max(4, height // 40)):
+        draw.line((0, row, width // 3, row), fill=(20, 20, 20), width=1)
+    texture = Image.effect_noise(size, 24).convert("RGB")
+    return Image.blend(image, texture, 0.15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import signal
@@ -17,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from local_runner.azurite import Azurite
 from local_runner.outputs import send_message
-from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE, Settings
+from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE, THUMBNAILS_CONTAINER
+from tagging.ports import Ports
 from tagging.services import accept_upload
 from tagging.storage import BlobImageStore, StorageAccount, TableRecordStore
 from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
@@ -102,7 +105,7 @@ def test_an_upload_is_tagged_and_every_step_is_a_real_storage_object(stack: Stac
 
     shown = stack.settled(image_id, alice)
     assert shown["status"] == "done"
-    assert {t["name"] for t in shown["tags"]} == {"format:jpeg", "orientation:portrait"}
+    assert {t["name"] for t in shown["tags"]} == {"format:jpeg", "orientation:portrait", "color:red", "resolution:low"}
     assert all(t["source"] == "analysis" and 0 <= t["confidence"] <= 1 for t in shown["tags"])
     assert (shown["width"], shown["height"], shown["format"], shown["bytes"]) == (80, 120, "jpeg", len(data))
     assert shown["filename"] == "Zoë.jpg"
@@ -115,6 +118,9 @@ def test_an_upload_is_tagged_and_every_step_is_a_real_storage_object(stack: Stac
     assert blob.download_blob().readall() == data
     entity = stack.account.tables.get_table_client(RECORDS_TABLE).get_entity(alice, image_id)
     assert entity["status"] == "done"
+    thumb = stack.account.blobs.get_blob_client(THUMBNAILS_CONTAINER, f"{alice}/{image_id}.webp")
+    assert thumb.get_blob_properties().content_settings.content_type == "image/webp"
+    assert Image.open(io.BytesIO(thumb.download_blob().readall())).size == (80, 120)  # upright
     jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)
     assert all(json.loads(base64.b64decode(m))["image_id"] != image_id for m in raw_messages(jobs))
 
@@ -179,7 +185,7 @@ def test_real_camera_photos_are_tagged(stack: Stack) -> None:
         ids[name] = response.json()["id"]
     for name, orientation in expected.items():
         tags = {t["name"] for t in stack.settled(ids[name], erin)["tags"]}
-        assert tags == {"format:jpeg", f"orientation:{orientation}"}
+        assert {"format:jpeg", f"orientation:{orientation}", "sharp"} <= tags
 
 
 def test_a_job_delivered_twice_at_once_yields_one_record_and_nothing_in_poison(stack: Stack) -> None:
@@ -187,10 +193,12 @@ def test_a_job_delivered_twice_at_once_yields_one_record_and_nothing_in_poison(s
     data = image_bytes("PNG", (50, 20))
     # Store an image as the upload does, then deliver its job twice at once, as at-least-once delivery may:
     # both runs race to insert the record; the loser fails, is retried, finds the record and stops.
-
-    images = BlobImageStore(stack.account.blobs, IMAGES_CONTAINER)
-    records = TableRecordStore(stack.account.tables, RECORDS_TABLE)
-    accepted = accept_upload(images, records, Settings(), user_id=frank, data=data)
+    ports = Ports(
+        images=BlobImageStore(stack.account.blobs, IMAGES_CONTAINER),
+        thumbnails=BlobImageStore(stack.account.blobs, THUMBNAILS_CONTAINER),
+        records=TableRecordStore(stack.account.tables, RECORDS_TABLE),
+    )
+    accepted = accept_upload(ports, user_id=frank, data=data)
     assert accepted.job is not None
     encoded = base64.b64encode(accepted.job.to_json().encode()).decode()
     jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
-import pytest
+import io
 
-from tagging.analysis import analyse, probe
+import pytest
+from PIL import Image, ImageFilter
+
+from tagging.analysis import analyse, decode, draft_size, probe, thumbnail
 from tagging.errors import ImageTooLargeError, InvalidImageError, UnsupportedMediaError
-from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, png_header_claiming, truncated
+from tests.images import (
+    exif_jpeg,
+    image_bytes,
+    jpeg_with_orientation,
+    noisy_jpeg,
+    png_header_claiming,
+    save,
+    scene,
+    truncated,
+)
 
 LIMIT = 100_000_000
 
@@ -90,3 +102,136 @@ def test_a_truncated_jpeg_passes_the_header_probe_but_fails_to_decode() -> None:
 def test_a_truncated_png_fails_to_decode() -> None:
     with pytest.raises(InvalidImageError):
         analyse(truncated(image_bytes("PNG", (300, 300), color=(1, 2, 3)), 0.6), LIMIT)
+
+
+def names(data: bytes) -> set[str]:
+    return {tag.name for tag in analyse(data, LIMIT).tags}
+
+
+def test_a_pure_red_square_is_red_square_and_low_resolution() -> None:
+    result = analyse(image_bytes("PNG", (100, 100), color=(230, 10, 20)), LIMIT)
+    tags = {tag.name: tag for tag in result.tags}
+    assert tags["color:red"].confidence == 1.0
+    assert {"orientation:square", "resolution:low"} <= set(tags)
+    assert "monochrome" not in tags
+
+
+def test_a_grey_gradient_is_monochrome() -> None:
+    gradient = Image.linear_gradient("L").resize((300, 200)).convert("RGB")
+    assert "monochrome" in names(save(gradient, "PNG"))
+    assert "monochrome" not in names(image_bytes("PNG", (300, 200), color=(200, 120, 40)))
+
+
+def test_dark_and_bright_images() -> None:
+    assert "dark" in names(image_bytes("PNG", (50, 50), color=(20, 20, 30)))
+    assert "bright" in names(image_bytes("PNG", (50, 50), color=(240, 240, 235)))
+
+
+def test_a_sharp_picture_and_its_blurred_copy() -> None:
+    sharp = scene((1024, 768))
+    assert "sharp" in names(save(sharp, "PNG"))
+    blurred = sharp.filter(ImageFilter.GaussianBlur(6))
+    assert "blurry" in names(save(blurred, "PNG"))
+
+
+def test_a_flat_colour_is_neither_sharp_nor_blurry() -> None:
+    assert not {"sharp", "blurry"} & names(image_bytes("PNG", (400, 300)))
+
+
+def test_panorama_from_aspect_ratio() -> None:
+    assert "panorama" in names(image_bytes("PNG", (400, 200)))
+    assert "panorama" not in names(image_bytes("PNG", (399, 200)))
+
+
+def test_real_alpha_is_transparent_but_an_opaque_alpha_channel_is_not() -> None:
+    see_through = Image.new("RGBA", (40, 40), (200, 0, 0, 255))
+    see_through.putpixel((5, 5), (0, 0, 0, 0))
+    assert "transparent" in names(save(see_through, "PNG"))
+    assert "transparent" not in names(save(Image.new("RGBA", (40, 40), (200, 0, 0, 255)), "PNG"))
+
+
+def test_a_palette_image_with_a_transparent_index_is_transparent() -> None:
+    image = Image.new("P", (40, 40), 1)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    image.putpixel((0, 0), 0)
+    assert "transparent" in names(save(image, "PNG", transparency=0))
+
+
+def test_an_animated_gif_records_its_frames_and_is_tagged_from_the_first() -> None:
+    frames = [Image.new("RGB", (30, 30), color) for color in ((250, 0, 0), (0, 0, 250), (0, 250, 0))]
+    data = save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
+    result = analyse(data, LIMIT)
+    assert result.frames == 3
+    assert {"animated", "color:red"} <= {tag.name for tag in result.tags}
+    assert analyse(image_bytes("GIF"), LIMIT).frames == 1
+
+
+def test_camera_date_lens_and_position_come_from_exif() -> None:
+    data = exif_jpeg(make="Canon", model="Canon EOS 70D", taken="2015:10:29 15:44:44", gps=(-33.8568, 151.2153),
+                     lens="EF50mm f/1.8 II")  # fmt: skip
+    result = analyse(data, LIMIT)
+    assert {"camera:canon-eos-70d", "taken:2015", "geotagged"} <= {tag.name for tag in result.tags}
+    meta = result.metadata
+    assert (meta.camera_make, meta.camera_model, meta.lens) == ("Canon", "Canon EOS 70D", "EF50mm f/1.8 II")
+    assert meta.taken_at == "2015-10-29T15:44:44"
+    assert meta.latitude == pytest.approx(-33.8568, abs=1e-4)
+    assert meta.longitude == pytest.approx(151.2153, abs=1e-4)
+
+
+@pytest.mark.parametrize("taken", ["0000:00:00 00:00:00", "garbage", "2999:01:01 00:00:00"])
+def test_nonsense_dates_are_ignored(taken: str) -> None:
+    result = analyse(exif_jpeg(taken=taken), LIMIT)
+    assert result.metadata.taken_at is None
+    assert not any(tag.name.startswith("taken:") for tag in result.tags)
+
+
+def test_a_cmyk_jpeg_is_decoded_in_colour() -> None:
+    cmyk = Image.new("CMYK", (60, 40), (0, 255, 255, 0))  # no cyan, full magenta and yellow: red
+    result = analyse(save(cmyk, "JPEG"), LIMIT)
+    assert result.mode == "CMYK"
+    assert "color:red" in {tag.name for tag in result.tags}
+
+
+def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
+    image = Image.new("I;16", (64, 64))
+    image.putdata([30000] * (64 * 64))  # mid grey in 16 bits; a clipping conversion would make it white
+    result = analyse(save(image, "PNG"), LIMIT)
+    assert result.mode.startswith("I;16")  # type: ignore[union-attr]
+    tags = {tag.name for tag in result.tags}
+    assert "monochrome" in tags
+    assert not {"bright", "color:white"} & tags
+
+
+def test_the_difference_hash_survives_resizing_but_not_a_different_picture() -> None:
+    original = scene((800, 600))
+    smaller = original.resize((400, 300))
+    a, b = analyse(save(original, "PNG"), LIMIT).dhash, analyse(save(smaller, "JPEG"), LIMIT).dhash
+    c = analyse(save(scene((800, 600), seed=8), "PNG"), LIMIT).dhash
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    assert len(a) == 16
+    assert bin(int(a, 16) ^ int(b, 16)).count("1") <= 6
+    assert bin(int(a, 16) ^ int(c, 16)).count("1") > 12
+
+
+def test_the_thumbnail_is_an_upright_webp_of_256_px_never_enlarged() -> None:
+    big = Image.open(io.BytesIO(thumbnail(decode(jpeg_with_orientation((800, 400), 6), LIMIT))))
+    assert (big.format, big.size) == ("WEBP", (128, 256))
+    small = Image.open(io.BytesIO(thumbnail(decode(image_bytes("PNG", (100, 50)), LIMIT))))
+    assert small.size == (100, 50)
+    clear = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    assert Image.open(io.BytesIO(thumbnail(decode(save(clear, "PNG"), LIMIT)))).mode == "RGBA"
+
+
+def test_large_jpegs_decode_at_reduced_scale() -> None:
+    decoded = decode(image_bytes("JPEG", (4000, 3000)), LIMIT)
+    assert (decoded.width, decoded.height) == (4000, 3000)  # the image's own size is reported
+    assert max(decoded.image.size) < 1024  # but the pixels were decoded at 1/4 or less
+    assert draft_size(2560, 1600) == (512, 320)
+
+
+def test_heic_is_accepted_where_pillow_heif_is_installed() -> None:
+    pytest.importorskip("pillow_heif")
+    result = analyse(image_bytes("HEIF", (64, 48), color=(20, 40, 220)), LIMIT)
+    assert {"format:heic", "color:blue"} <= {tag.name for tag in result.tags}

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,8 @@ from tagging.errors import (
     UnsupportedMediaError,
     UploadTooLargeError,
 )
-from tests.fakes import FakeImageStore, FakeRecordStore
+from tagging.ports import Ports
+from tests.fakes import FakeImageStore, FakeRecordStore, fake_ports
 from tests.images import image_bytes, noisy_jpeg, png_header_claiming, truncated
 
 SETTINGS = Settings()
@@ -25,24 +28,29 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def images() -> FakeImageStore:
-    return FakeImageStore()
+def ports() -> Ports:
+    return fake_ports(SETTINGS)
 
 
 @pytest.fixture
-def records() -> FakeRecordStore:
-    return FakeRecordStore()
+def images(ports: Ports) -> FakeImageStore:
+    assert isinstance(ports.images, FakeImageStore)
+    return ports.images
 
 
-def upload(images: FakeImageStore, records: FakeRecordStore, data: bytes, user: str = "alice", **kw: object):  # type: ignore[no-untyped-def]
-    return services.accept_upload(images, records, SETTINGS, user_id=user, data=data, now=NOW, **kw)  # type: ignore[arg-type]
+@pytest.fixture
+def records(ports: Ports) -> FakeRecordStore:
+    assert isinstance(ports.records, FakeRecordStore)
+    return ports.records
 
 
-def test_an_upload_is_stored_under_its_user_with_metadata_and_a_job(
-    images: FakeImageStore, records: FakeRecordStore
-) -> None:
+def upload(ports: Ports, data: bytes, user: str = "alice", **kw: Any) -> services.Accepted:
+    return services.accept_upload(ports, user_id=user, data=data, now=NOW, **kw)
+
+
+def test_an_upload_is_stored_under_its_user_with_metadata_and_a_job(ports: Ports, images: FakeImageStore) -> None:
     data = image_bytes("PNG", (30, 20))
-    accepted = upload(images, records, data, filename="C:\\Users\\Zoë\\beach.png", declared_type="image/jpeg")
+    accepted = upload(ports, data, filename="C:\\Users\\Zoë\\beach.png", declared_type="image/jpeg")
     image_id = accepted.record.image_id
     assert accepted.created
     assert accepted.record.status == "pending"
@@ -59,46 +67,42 @@ def test_an_upload_is_stored_under_its_user_with_metadata_and_a_job(
     assert services.parse_job(accepted.job.to_json()) == accepted.job
 
 
-def test_the_original_file_name_survives_in_unicode(images: FakeImageStore, records: FakeRecordStore) -> None:
-    accepted = upload(images, records, image_bytes(), filename="Zoë's café.jpg")
-    again = services.get_image(images, records, user_id="alice", image_id=accepted.record.image_id)
+def test_the_original_file_name_survives_in_unicode(ports: Ports) -> None:
+    accepted = upload(ports, image_bytes(), filename="Zoë's café.jpg")
+    again = services.get_image(ports, user_id="alice", image_id=accepted.record.image_id)
     assert again.filename == "Zoë's café.jpg"
 
 
-def test_the_same_bytes_twice_give_the_same_id_and_one_copy(images: FakeImageStore, records: FakeRecordStore) -> None:
+def test_the_same_bytes_twice_give_the_same_id_and_one_copy(ports: Ports, images: FakeImageStore) -> None:
     data = image_bytes()
-    first = upload(images, records, data)
-    second = upload(images, records, data)
+    first = upload(ports, data)
+    second = upload(ports, data)
     assert second.record.image_id == first.record.image_id
     assert not second.created
     assert len(images.blobs) == 1
 
 
-def test_a_pending_duplicate_sends_the_job_again_in_case_it_was_lost(
-    images: FakeImageStore, records: FakeRecordStore
-) -> None:
+def test_a_pending_duplicate_sends_the_job_again_in_case_it_was_lost(ports: Ports) -> None:
     data = image_bytes()
-    first = upload(images, records, data)
-    second = upload(images, records, data)
+    first = upload(ports, data)
+    second = upload(ports, data)
     assert second.job == first.job
 
 
-def test_a_tagged_duplicate_sends_no_job(images: FakeImageStore, records: FakeRecordStore) -> None:
-    first = upload(images, records, image_bytes())
+def test_a_tagged_duplicate_sends_no_job(ports: Ports, records: FakeRecordStore) -> None:
+    first = upload(ports, image_bytes())
     assert first.job is not None
-    record = services.tag_image(images, records, SETTINGS, first.job, now=NOW)
+    record = services.tag_image(ports, first.job, now=NOW)
     assert record is not None
     records.insert(record.to_entity())
-    second = upload(images, records, image_bytes())
+    second = upload(ports, image_bytes())
     assert second.job is None
     assert second.record.status == "done"
 
 
-def test_two_users_uploading_the_same_bytes_get_separate_images(
-    images: FakeImageStore, records: FakeRecordStore
-) -> None:
-    a = upload(images, records, image_bytes(), user="alice")
-    b = upload(images, records, image_bytes(), user="bob")
+def test_two_users_uploading_the_same_bytes_get_separate_images(ports: Ports, images: FakeImageStore) -> None:
+    a = upload(ports, image_bytes(), user="alice")
+    b = upload(ports, image_bytes(), user="bob")
     assert a.record.image_id != b.record.image_id
     assert len(images.blobs) == 2
 
@@ -115,17 +119,17 @@ def test_two_users_uploading_the_same_bytes_get_separate_images(
     ],
 )
 def test_rejected_uploads_store_nothing(
-    images: FakeImageStore, records: FakeRecordStore, data: bytes, kw: dict[str, str], error: type[Exception]
+    ports: Ports, images: FakeImageStore, data: bytes, kw: dict[str, str], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        upload(images, records, data, **kw)
+        upload(ports, data, **kw)
     assert images.blobs == {}
 
 
-def test_uploads_over_the_size_limit_are_refused(images: FakeImageStore, records: FakeRecordStore) -> None:
+def test_uploads_over_the_size_limit_are_refused(ports: Ports, images: FakeImageStore) -> None:
     small = Settings(max_upload_bytes=100)
     with pytest.raises(UploadTooLargeError, match="limit is 100 bytes"):
-        services.accept_upload(images, records, small, user_id="alice", data=image_bytes("BMP", (20, 20)))
+        services.accept_upload(replace(ports, settings=small), user_id="alice", data=image_bytes("BMP", (20, 20)))
     with pytest.raises(UploadTooLargeError):
         services.check_declared_size("101", small)
     services.check_declared_size("100", small)
@@ -133,74 +137,80 @@ def test_uploads_over_the_size_limit_are_refused(images: FakeImageStore, records
     assert images.blobs == {}
 
 
-def test_tagging_writes_a_done_record(images: FakeImageStore, records: FakeRecordStore) -> None:
-    accepted = upload(images, records, image_bytes("JPEG", (90, 60)), filename="cat.jpg")
+def test_tagging_writes_a_done_record(ports: Ports) -> None:
+    accepted = upload(ports, image_bytes("JPEG", (90, 60)), filename="cat.jpg")
     assert accepted.job is not None
-    record = services.tag_image(images, records, SETTINGS, accepted.job, now=NOW)
+    record = services.tag_image(ports, accepted.job, now=NOW)
     assert record is not None
     assert record.status == "done"
     assert (record.format, record.width, record.height) == ("jpeg", 90, 60)
-    assert [tag.name for tag in record.tags] == ["format:jpeg", "orientation:landscape"]
+    names = [tag.name for tag in record.tags]
+    assert names[:2] == ["format:jpeg", "orientation:landscape"]
+    assert "color:red" in names
+    assert record.thumbnail
+    thumbs = ports.thumbnails
+    assert isinstance(thumbs, FakeImageStore)
+    stored = thumbs.describe(f"alice/{record.image_id}.webp")
+    assert stored is not None
+    assert stored.content_type == "image/webp"
     assert record.filename == "cat.jpg"
     assert record.tagged_at == "2026-11-24T09:00:00.000Z"
 
 
-def test_a_job_already_recorded_writes_nothing(images: FakeImageStore, records: FakeRecordStore) -> None:
-    accepted = upload(images, records, image_bytes())
+def test_a_job_already_recorded_writes_nothing(ports: Ports, records: FakeRecordStore) -> None:
+    accepted = upload(ports, image_bytes())
     assert accepted.job is not None
-    first = services.tag_image(images, records, SETTINGS, accepted.job)
+    first = services.tag_image(ports, accepted.job)
     assert first is not None
     records.insert(first.to_entity())
-    assert services.tag_image(images, records, SETTINGS, accepted.job) is None
+    assert services.tag_image(ports, accepted.job) is None
 
 
-def test_an_image_that_cannot_decode_is_recorded_as_failed_with_a_reason(
-    images: FakeImageStore, records: FakeRecordStore
-) -> None:
-    accepted = upload(images, records, truncated(noisy_jpeg(), 0.4))
+def test_an_image_that_cannot_decode_is_recorded_as_failed_with_a_reason(ports: Ports) -> None:
+    accepted = upload(ports, truncated(noisy_jpeg(), 0.4))
     assert accepted.job is not None
-    record = services.tag_image(images, records, SETTINGS, accepted.job)
+    record = services.tag_image(ports, accepted.job)
     assert record is not None
     assert record.status == "failed"
     assert record.error is not None
     assert "damaged" in record.error
 
 
-def test_a_job_whose_image_is_gone_writes_nothing(images: FakeImageStore, records: FakeRecordStore) -> None:
-    accepted = upload(images, records, image_bytes())
+def test_a_job_whose_image_is_gone_writes_nothing(ports: Ports, images: FakeImageStore) -> None:
+    accepted = upload(ports, image_bytes())
     assert accepted.job is not None
     images.blobs.clear()
-    assert services.tag_image(images, records, SETTINGS, accepted.job) is None
+    assert services.tag_image(ports, accepted.job) is None
 
 
-def test_get_shows_pending_until_the_record_exists(images: FakeImageStore, records: FakeRecordStore) -> None:
-    accepted = upload(images, records, image_bytes())
+def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeRecordStore) -> None:
+    accepted = upload(ports, image_bytes())
     image_id = accepted.record.image_id
-    pending = services.get_image(images, records, user_id="alice", image_id=image_id)
+    pending = services.get_image(ports, user_id="alice", image_id=image_id)
     assert pending.status == "pending"
     assert pending.size == len(image_bytes())
     assert accepted.job is not None
-    done = services.tag_image(images, records, SETTINGS, accepted.job)
+    done = services.tag_image(ports, accepted.job)
     assert done is not None
     records.insert(done.to_entity())
-    assert services.get_image(images, records, user_id="alice", image_id=image_id).status == "done"
+    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "done"
 
 
-def test_another_users_image_is_not_found(images: FakeImageStore, records: FakeRecordStore) -> None:
-    image_id = upload(images, records, image_bytes(), user="alice").record.image_id
+def test_another_users_image_is_not_found(ports: Ports) -> None:
+    image_id = upload(ports, image_bytes(), user="alice").record.image_id
     with pytest.raises(ImageNotFoundError):
-        services.get_image(images, records, user_id="bob", image_id=image_id)
+        services.get_image(ports, user_id="bob", image_id=image_id)
 
 
-def test_get_refuses_malformed_ids_and_missing_identity(images: FakeImageStore, records: FakeRecordStore) -> None:
+def test_get_refuses_malformed_ids_and_missing_identity(ports: Ports) -> None:
     with pytest.raises(InvalidImageIdError):
-        services.get_image(images, records, user_id="alice", image_id="../etc/passwd")
+        services.get_image(ports, user_id="alice", image_id="../etc/passwd")
     with pytest.raises(UnauthenticatedError):
-        services.get_image(images, records, user_id=None, image_id="0" * 32)
+        services.get_image(ports, user_id=None, image_id="0" * 32)
 
 
-def test_jobs_that_point_elsewhere_are_malformed(images: FakeImageStore, records: FakeRecordStore) -> None:
-    accepted = upload(images, records, image_bytes(), user="alice")
+def test_jobs_that_point_elsewhere_are_malformed(ports: Ports, images: FakeImageStore) -> None:
+    accepted = upload(ports, image_bytes(), user="alice")
     assert accepted.job is not None
     good = accepted.job.to_json()
     for forged in (
