@@ -56,7 +56,7 @@ ACCEPTED_FORMATS = ", ".join(sorted({name.upper() for name, _ in (_ACCEPTED[f] f
 # Decoders signal hostile or broken input with many exception types; all of them mean "cannot decode".
 _DECODE_ERRORS = (
     OSError, ValueError, SyntaxError, NotImplementedError, TypeError, EOFError, IndexError, KeyError,
-    ZeroDivisionError, struct.error, MemoryError,
+    ZeroDivisionError, RuntimeError, struct.error, MemoryError,
 )  # fmt: skip
 
 THUMBNAIL_SIZE = 256
