@@ -12,7 +12,7 @@ from tagging.bootstrap import ports
 from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
 from tagging.identity import PRINCIPAL_HEADER
-from tagging.web import filename_from, handle, json_response
+from tagging.web import file_response, filename_from, handle, json_response, query_values
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,87 @@ def get_image(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
         p = ports()
         record = services.get_image(p, user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
+        return json_response(record.to_api())
+
+    return handle(action)
+
+
+@app.route(route="images", methods=["GET"])
+def list_images(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        listing = services.list_images(
+            ports(),
+            user_id=req.headers.get(PRINCIPAL_HEADER),
+            tags=query_values(req, "tag"),
+            limit=req.params.get("limit"),
+            continuation=req.params.get("continuation"),
+        )
+        return json_response({"items": [item.to_api() for item in listing.items], "continuation": listing.continuation})
+
+    return handle(action)
+
+
+@app.route(route="tags", methods=["GET"])
+def list_tags(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        counts = services.tag_counts(ports(), user_id=req.headers.get(PRINCIPAL_HEADER))
+        return json_response({"tags": [{"name": name, "count": count} for name, count in counts]})
+
+    return handle(action)
+
+
+@app.route(route="images/{id}/thumbnail", methods=["GET"])
+def get_thumbnail(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(
+        lambda: file_response(
+            req,
+            services.thumbnail(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
+        )
+    )
+
+
+@app.route(route="images/{id}/content", methods=["GET"])
+def get_content(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(
+        lambda: file_response(
+            req,
+            services.content(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
+        )
+    )
+
+
+@app.route(route="images/{id}", methods=["DELETE"])
+def delete_image(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        services.delete_image(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
+        return func.HttpResponse(status_code=204)
+
+    return handle(action)
+
+
+@app.route(route="images/{id}/tags/{name}", methods=["PUT"])
+def put_tag(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        record = services.add_user_tag(
+            ports(),
+            user_id=req.headers.get(PRINCIPAL_HEADER),
+            image_id=req.route_params.get("id"),
+            name=req.route_params.get("name"),
+        )
+        return json_response(record.to_api())
+
+    return handle(action)
+
+
+@app.route(route="images/{id}/tags/{name}", methods=["DELETE"])
+def delete_tag(req: func.HttpRequest) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        record = services.remove_tag(
+            ports(),
+            user_id=req.headers.get(PRINCIPAL_HEADER),
+            image_id=req.route_params.get("id"),
+            name=req.route_params.get("name"),
+        )
         return json_response(record.to_api())
 
     return handle(action)

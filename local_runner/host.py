@@ -130,7 +130,7 @@ class Host:
         return app
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
-        path = request.path.lstrip("/")
+        path = request.raw_path.split("?", 1)[0].lstrip("/")
         prefix = self.config.route_prefix
         if prefix:
             if not (path == prefix or path.lower().startswith(prefix.lower() + "/")):

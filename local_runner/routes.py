@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+from urllib.parse import unquote
 
 T = TypeVar("T")
 
@@ -30,10 +31,12 @@ class Route(Generic[T]):
     literal_segments: int
 
     def match(self, path: str) -> dict[str, str] | None:
+        """Parameters of a raw (still percent-encoded) path, decoded only once matched, so that an encoded `/`
+        stays inside its segment."""
         found = self.pattern.fullmatch(path)
         if found is None:
             return None
-        return {name: value for name, value in found.groupdict().items() if value is not None}
+        return {name: unquote(value) for name, value in found.groupdict().items() if value is not None}
 
 
 def compile_route(template: str, methods: list[str] | None, target: T) -> Route[T]:

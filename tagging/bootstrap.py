@@ -29,7 +29,7 @@ def use(replacement: Ports | None) -> None:
 
 def _from_environment() -> Ports:
     # Imported here so that indexing the app does not pay for the storage SDKs' import.
-    from tagging.storage import BlobImageStore, StorageAccount, TableRecordStore
+    from tagging.storage import BlobImageStore, StorageAccount, TableCatalog
 
     settings = Settings.from_env()
     account = StorageAccount(CONNECTION)
@@ -41,7 +41,7 @@ def _from_environment() -> Ports:
     return Ports(
         images=BlobImageStore(account.blobs, IMAGES_CONTAINER),
         thumbnails=BlobImageStore(account.blobs, THUMBNAILS_CONTAINER),
-        records=TableRecordStore(account.tables, RECORDS_TABLE),
+        records=TableCatalog(account.tables, RECORDS_TABLE),
         settings=settings,
         taggers=tuple(taggers),
     )

@@ -37,6 +37,12 @@ class ImageNotFoundError(TaggingError):
     code = "not_found"
 
 
+class ImageNotReadyError(TaggingError):
+    """The request needs the image tagged first: try again in a moment."""
+
+    code = "not_ready"
+
+
 class InvalidImageError(TaggingError):
     """The bytes claim an accepted format but cannot be decoded: permanent, never worth a retry."""
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from tagging.errors import MalformedJobError
 
-Status = Literal["pending", "done", "failed"]
+Status = Literal["pending", "done", "failed", "deleted"]
 
 JOB_VERSION = 1
 
@@ -116,6 +116,9 @@ class ImageRecord:
     metadata: PhotoMetadata = field(default_factory=PhotoMetadata)
     dhash: str | None = None
     thumbnail: bool = False
+    # Automatic tags the owner removed: a later analysis of the same image leaves them out.
+    removed_tags: tuple[str, ...] = ()
+    deleted_at: str | None = None
 
     @property
     def megapixels(self) -> float | None:
@@ -142,6 +145,8 @@ class ImageRecord:
             **asdict(self.metadata),
             "dhash": self.dhash,
             "thumbnail": self.thumbnail or None,
+            "removed_tags": json.dumps(list(self.removed_tags)) if self.removed_tags else None,
+            "deleted_at": self.deleted_at,
         }
         # Table storage has no null: an absent property is how an entity says "unknown".
         return {name: value for name, value in entity.items() if value is not None}
@@ -170,6 +175,8 @@ class ImageRecord:
             metadata=metadata,
             dhash=entity.get("dhash"),
             thumbnail=bool(entity.get("thumbnail", False)),
+            removed_tags=tuple(json.loads(entity.get("removed_tags") or "[]")),
+            deleted_at=entity.get("deleted_at"),
         )
 
     def to_api(self) -> dict[str, Any]:
@@ -194,6 +201,7 @@ class ImageRecord:
             "location": (
                 {"latitude": meta.latitude, "longitude": meta.longitude} if meta.latitude is not None else None
             ),
+            "thumbnail": f"/api/images/{self.image_id}/thumbnail" if self.thumbnail else None,
             "uploaded_at": self.uploaded_at,
             "tagged_at": self.tagged_at,
         }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tagging.config import Settings
-from tagging.model import ImageRecord
+from tagging.index import Page
+from tagging.model import ImageRecord, Tag
 from tagging.taggers import Tagger
 
 
@@ -19,6 +20,13 @@ class StoredImage:
     metadata: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class FetchedImage:
+    data: bytes
+    content_type: str
+    etag: str
+
+
 class ImageStore(Protocol):
     def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> bool:
         """Store the bytes unless `name` exists already; True when this call created it."""
@@ -28,9 +36,43 @@ class ImageStore(Protocol):
 
     def describe(self, name: str) -> StoredImage | None: ...
 
+    def fetch(self, name: str) -> FetchedImage | None: ...
 
-class RecordStore(Protocol):
-    def get(self, user_key: str, image_id: str) -> ImageRecord | None: ...
+    def delete(self, name: str) -> bool:
+        """Remove `name`; False when there was nothing to remove."""
+
+
+IndexResult = Literal["added", "exists", "deleted"]
+
+
+class Catalog(Protocol):
+    """Image records and the rows that index them, in one table partition per user."""
+
+    def get(self, user_key: str, image_id: str) -> ImageRecord | None:
+        """The record, a tombstone (status `deleted`) or None while the image is pending."""
+
+    def index(self, record: ImageRecord) -> IndexResult:
+        """Add the listing, tag and count rows of a processed image, all or nothing.
+
+        `exists` when it was indexed already (a redelivered job), `deleted` when it was deleted meanwhile.
+        """
+
+    def forget(self, record: ImageRecord) -> None:
+        """Remove every row of the image and leave tombstones (`record.deleted_at` set) that stop the worker."""
+
+    def revive(self, user_key: str, image_id: str) -> None:
+        """Clear the tombstones of an image that was uploaded again after it was deleted."""
+
+    def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
+        """Newest first, the user's processed images carrying every tag in `tags` (all of them when empty)."""
+
+    def counts(self, user_key: str) -> list[tuple[str, int]]:
+        """Every tag of the user's images with how many carry it."""
+
+    def change_tags(
+        self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None
+    ) -> ImageRecord:
+        """Add a user tag or remove any tag, in the record and the index together."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +81,6 @@ class Ports:
 
     images: ImageStore
     thumbnails: ImageStore
-    records: RecordStore
+    records: Catalog
     settings: Settings = field(default_factory=Settings)
     taggers: tuple[Tagger, ...] = ()

@@ -1,9 +1,10 @@
-"""Use cases: accept an upload, tag an image, read an image. Each takes the ports it needs."""
+"""Use cases: accept an upload, tag an image, read, list, search, re-tag and delete images. Each takes its ports."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote
@@ -13,20 +14,24 @@ from tagging.config import IMAGES_CONTAINER, Settings
 from tagging.errors import (
     EmptyUploadError,
     ImageNotFoundError,
+    ImageNotReadyError,
     InvalidImageError,
+    InvalidRequestError,
     MalformedJobError,
     TaggingError,
     UnsupportedMediaError,
     UploadTooLargeError,
 )
 from tagging.identity import caller, checked_image_id, image_id_for, user_key
-from tagging.model import ImageRecord, UploadJob
-from tagging.ports import Ports, StoredImage
+from tagging.index import Item, decode_continuation, encode_continuation, normalise_tag, search_prefix
+from tagging.model import ImageRecord, Tag, UploadJob
+from tagging.ports import FetchedImage, Ports, StoredImage
 from tagging.taggers import TaggerInput, merge, run_taggers
 
 logger = logging.getLogger(__name__)
 
 MAX_FILENAME_CHARS = 255
+USER_SOURCE = "user"
 
 
 @dataclass(frozen=True)
@@ -111,9 +116,14 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
     Delivery is at least once and the Table output binding only inserts, so a job whose record exists is
     done already: writing again would fail on the duplicate key and send the message towards poison.
     """
-    if ports.records.get(job.user_key, job.image_id) is not None:
-        logger.info("Image %s already recorded; duplicate job ignored", job.image_id)
-        return None
+    existing = ports.records.get(job.user_key, job.image_id)
+    if existing is not None:
+        if existing.status == "deleted" and (existing.deleted_at or "") < job.uploaded_at:
+            # Deleted, then uploaded again: this job is for the new upload.
+            ports.records.revive(job.user_key, job.image_id)
+        else:
+            logger.info("Image %s already %s; duplicate job ignored", job.image_id, existing.status)
+            return None
     try:
         data = ports.images.read(f"{job.user_key}/{job.image_id}")
     except ImageNotFoundError:
@@ -135,14 +145,14 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
     except (InvalidImageError, UnsupportedMediaError) as exc:
         # Permanent: the same bytes fail the same way on every retry, so record why instead of retrying.
         logger.warning("Image %s cannot be tagged: %s", job.image_id, exc)
-        return replace(pending, status="failed", tagged_at=_timestamp(now), error=str(exc))
+        failed = replace(pending, status="failed", tagged_at=_timestamp(now), error=str(exc))
+        return failed if _indexed(ports, failed) else None
     preview = analysis.thumbnail(decoded)
     # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
     ports.thumbnails.save(thumbnail_name(job.user_key, job.image_id), preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
     extra = run_taggers(ports.taggers, TaggerInput(job.image_id, data, job.content_type, result, preview))
     tags = merge(result.tags, extra)
-    logger.info("Image %s tagged: %s", job.image_id, ", ".join(tag.name for tag in tags))
-    return replace(
+    done = replace(
         pending,
         status="done",
         format=result.format,
@@ -156,6 +166,19 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
         thumbnail=True,
         tagged_at=_timestamp(now),
     )
+    if not _indexed(ports, done):
+        ports.thumbnails.delete(thumbnail_name(job.user_key, job.image_id))
+        return None
+    logger.info("Image %s tagged: %s", job.image_id, ", ".join(tag.name for tag in tags))
+    return done
+
+
+def _indexed(ports: Ports, record: ImageRecord) -> bool:
+    """Index the record; False when the image was deleted meanwhile and nothing more must be written."""
+    if ports.records.index(record) == "deleted":
+        logger.info("Image %s was deleted while it was being tagged; dropping the result", record.image_id)
+        return False
+    return True
 
 
 def thumbnail_name(key: str, image_id: str) -> str:
@@ -167,6 +190,8 @@ def get_image(ports: Ports, *, user_id: str | None, image_id: str | None) -> Ima
     checked = checked_image_id(image_id)
     record = ports.records.get(key, checked)
     if record is not None:
+        if record.status == "deleted":
+            raise ImageNotFoundError(f"You have no image {checked}.")
         return record
     # Only the caller's own partition and blob folder are ever read: another user's id is simply not found.
     stored = ports.images.describe(f"{key}/{checked}")
@@ -221,3 +246,106 @@ def _clean_filename(filename: str | None) -> str | None:
 
 def _timestamp(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- queries and changes (the query API) --------------------------------------------------------------------
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+MAX_SEARCH_TAGS = 10
+
+
+@dataclass(frozen=True)
+class Listing:
+    items: list[Item]
+    continuation: str | None
+
+
+def list_images(
+    ports: Ports,
+    *,
+    user_id: str | None,
+    tags: Sequence[str] = (),
+    limit: str | None = None,
+    continuation: str | None = None,
+) -> Listing:
+    key = user_key(user_id)
+    wanted = list(dict.fromkeys(normalise_tag(tag) for tag in tags))
+    if len(wanted) > MAX_SEARCH_TAGS:
+        raise InvalidRequestError(f"Search with at most {MAX_SEARCH_TAGS} tags at once.")
+    size = _page_size(limit)
+    prefixes = [search_prefix(tag) for tag in wanted] or [search_prefix(None)]
+    after = decode_continuation(continuation, prefixes)
+    page = ports.records.page(key, wanted, size, after)
+    return Listing(page.items, encode_continuation(page.after) if page.after else None)
+
+
+def tag_counts(ports: Ports, *, user_id: str | None) -> list[tuple[str, int]]:
+    return ports.records.counts(user_key(user_id))
+
+
+def add_user_tag(ports: Ports, *, user_id: str | None, image_id: str | None, name: str | None) -> ImageRecord:
+    key, checked = _tagged_image(ports, user_id, image_id)
+    return ports.records.change_tags(key, checked, add=Tag(normalise_tag(name), 1.0, USER_SOURCE))
+
+
+def remove_tag(ports: Ports, *, user_id: str | None, image_id: str | None, name: str | None) -> ImageRecord:
+    key, checked = _tagged_image(ports, user_id, image_id)
+    return ports.records.change_tags(key, checked, remove=normalise_tag(name))
+
+
+def _tagged_image(ports: Ports, user_id: str | None, image_id: str | None) -> tuple[str, str]:
+    """The caller's key and the id of one of their images that has been tagged (or failed)."""
+    key = user_key(user_id)
+    checked = checked_image_id(image_id)
+    record = ports.records.get(key, checked)
+    if record is None and ports.images.describe(f"{key}/{checked}") is not None:
+        raise ImageNotReadyError("The image is still being tagged; change its tags once it is done.")
+    if record is None or record.status == "deleted":
+        raise ImageNotFoundError(f"You have no image {checked}.")
+    return key, checked
+
+
+def delete_image(ports: Ports, *, user_id: str | None, image_id: str | None, now: datetime | None = None) -> None:
+    """Remove the image, its thumbnail, its record and every index row; a racing worker cannot bring it back."""
+    key = user_key(user_id)
+    checked = checked_image_id(image_id)
+    record = ports.records.get(key, checked)
+    if record is None:
+        stored = ports.images.describe(f"{key}/{checked}")
+        if stored is None:
+            raise ImageNotFoundError(f"You have no image {checked}.")
+        record = _pending(key, checked, stored)
+    if record.status == "deleted":
+        raise ImageNotFoundError(f"You have no image {checked}.")
+    # Tombstones first: from here on the worker drops whatever it was doing for this image.
+    ports.records.forget(replace(record, deleted_at=_timestamp(now)))
+    ports.images.delete(f"{key}/{checked}")
+    ports.thumbnails.delete(thumbnail_name(key, checked))
+    logger.info("Image %s deleted", checked)
+
+
+def thumbnail(ports: Ports, *, user_id: str | None, image_id: str | None) -> FetchedImage:
+    key = user_key(user_id)
+    checked = checked_image_id(image_id)
+    found = ports.thumbnails.fetch(thumbnail_name(key, checked))
+    if found is None:
+        raise ImageNotFoundError(f"No thumbnail for {checked} (yet): it appears once the image is tagged.")
+    return found
+
+
+def content(ports: Ports, *, user_id: str | None, image_id: str | None) -> FetchedImage:
+    key = user_key(user_id)
+    checked = checked_image_id(image_id)
+    found = ports.images.fetch(f"{key}/{checked}")
+    if found is None:
+        raise ImageNotFoundError(f"You have no image {checked}.")
+    return found
+
+
+def _page_size(limit: str | None) -> int:
+    if limit is None or limit == "":
+        return DEFAULT_PAGE
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+        raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    return int(limit)

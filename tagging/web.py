@@ -7,11 +7,13 @@ import logging
 from collections.abc import Callable, Mapping
 from email.message import Message
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
 from tagging.errors import (
     ImageNotFoundError,
+    ImageNotReadyError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
@@ -20,6 +22,7 @@ from tagging.errors import (
     UnsupportedMediaError,
     UploadTooLargeError,
 )
+from tagging.ports import FetchedImage
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     InvalidRequestError: 400,
     InvalidImageError: 400,
     ImageNotFoundError: 404,
+    ImageNotReadyError: 409,
     UploadTooLargeError: 413,
     ImageTooLargeError: 413,
     UnsupportedMediaError: 415,
@@ -76,3 +80,24 @@ def filename_from(req: func.HttpRequest) -> str | None:
     header = Message()
     header["content-disposition"] = value
     return header.get_filename()
+
+
+def query_values(req: func.HttpRequest, name: str) -> list[str]:
+    """Every value of a repeated query parameter (`?tag=a&tag=b`), read from the URL: the host's `params`
+    keeps one value per name."""
+    return [value for key, value in parse_qsl(urlsplit(req.url).query) if key == name and value.strip()]
+
+
+def file_response(req: func.HttpRequest, found: FetchedImage) -> func.HttpResponse:
+    """Image bytes with caching and a strict type: the browser must never sniff them into something else."""
+    headers = {
+        "ETag": found.etag,
+        "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if found.etag and req.headers.get("if-none-match") == found.etag:
+        return func.HttpResponse(status_code=304, headers=headers)
+    # An explicit header: given only a mimetype, the worker would append a text charset to image bytes.
+    headers["Content-Type"] = found.content_type
+    return func.HttpResponse(found.data, status_code=200, headers=headers, mimetype=found.content_type)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
+from tagging import index
 from tagging.config import Settings
 from tagging.errors import ImageNotFoundError
-from tagging.model import ImageRecord
-from tagging.ports import ImageStore, Ports, RecordStore, StoredImage
+from tagging.index import Page
+from tagging.model import ImageRecord, Tag
+from tagging.ports import Catalog, FetchedImage, ImageStore, IndexResult, Ports, StoredImage
 from tagging.taggers import Tagger
 
 
@@ -29,23 +32,90 @@ class FakeImageStore(ImageStore):
     def describe(self, name: str) -> StoredImage | None:
         return self.blobs[name][1] if name in self.blobs else None
 
+    def fetch(self, name: str) -> FetchedImage | None:
+        if name not in self.blobs:
+            return None
+        data, stored = self.blobs[name]
+        return FetchedImage(data, stored.content_type, f'"{hash(data) & 0xFFFFFFFF:x}"')
 
-class FakeRecordStore(RecordStore):
-    """Holds records as Table entities, so the entity mapping is exercised as it is with the real table."""
+    def delete(self, name: str) -> bool:
+        return self.blobs.pop(name, None) is not None
+
+
+class FakeCatalog(Catalog):
+    """Records as Table entities plus an in-memory index with the same semantics as the Table layout."""
 
     def __init__(self) -> None:
         self.entities: dict[tuple[str, str], dict[str, object]] = {}
+        self.manifests: dict[tuple[str, str], ImageRecord | None] = {}  # None: a tombstone
 
     def insert(self, entity: dict[str, object]) -> None:
+        """What the Table output binding does: insert only."""
         key = (str(entity["PartitionKey"]), str(entity["RowKey"]))
         if key in self.entities:
-            raise KeyError(f"entity {key} exists")  # the Table output binding only inserts
+            raise KeyError(f"entity {key} exists")
         self.entities[key] = dict(entity)
 
     def get(self, user_key: str, image_id: str) -> ImageRecord | None:
         entity = self.entities.get((user_key, image_id))
         return None if entity is None else ImageRecord.from_entity(entity)
 
+    def index(self, record: ImageRecord) -> IndexResult:
+        key = (record.user_key, record.image_id)
+        if key in self.manifests:
+            return "exists" if self.manifests[key] is not None else "deleted"
+        self.manifests[key] = record
+        return "added"
+
+    def forget(self, record: ImageRecord) -> None:
+        self.manifests[(record.user_key, record.image_id)] = None
+        self.entities[(record.user_key, record.image_id)] = replace(record, status="deleted").to_entity()
+
+    def revive(self, user_key: str, image_id: str) -> None:
+        if self.manifests.get((user_key, image_id), "live") is None:
+            del self.manifests[(user_key, image_id)]
+        current = self.get(user_key, image_id)
+        if current is not None and current.status == "deleted":
+            del self.entities[(user_key, image_id)]
+
+    def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
+        live = [r for (k, _), r in self.manifests.items() if k == user_key and r is not None]
+        chosen = tags[0] if tags else None
+        if after is not None and tags:
+            chosen = next(t for t in tags if after.startswith(index.search_prefix(t)))
+
+        def row_key(record: ImageRecord) -> str:
+            return index.listing_key(record) if chosen is None else index.tag_row_key(chosen, record)
+
+        matching = sorted(
+            (r for r in live if all(t in {tag.name for tag in r.tags} for t in tags)),
+            key=row_key,
+        )
+        if after is not None:
+            matching = [r for r in matching if row_key(r) > after]
+        items = [index.Item.from_row(index.summary(r)) for r in matching[:limit]]
+        more = len(matching) > limit
+        return Page(items, after=row_key(matching[limit - 1]) if more else None)
+
+    def counts(self, user_key: str) -> list[tuple[str, int]]:
+        found: dict[str, int] = {}
+        for (k, _), record in self.manifests.items():
+            if k == user_key and record is not None:
+                for tag in record.tags:
+                    found[tag.name] = found.get(tag.name, 0) + 1
+        return sorted(found.items(), key=lambda item: (-item[1], item[0]))
+
+    def change_tags(
+        self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None
+    ) -> ImageRecord:
+        record = self.get(user_key, image_id)
+        if record is None or record.status == "deleted":
+            raise ImageNotFoundError(image_id)
+        changed = index.retagged(record, add=add, remove=remove)
+        self.entities[(user_key, image_id)] = changed.to_entity()
+        self.manifests[(user_key, image_id)] = changed
+        return changed
+
 
 def fake_ports(settings: Settings | None = None, taggers: tuple[Tagger, ...] = ()) -> Ports:
-    return Ports(FakeImageStore(), FakeImageStore(), FakeRecordStore(), settings or Settings(), taggers)
+    return Ports(FakeImageStore(), FakeImageStore(), FakeCatalog(), settings or Settings(), taggers)

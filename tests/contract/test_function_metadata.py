@@ -32,8 +32,27 @@ def one(function: str, kind: str) -> dict[str, Any]:
     return matches[0]
 
 
+ROUTES = {
+    "upload_image": ("images", ["POST"]),
+    "list_images": ("images", ["GET"]),
+    "get_image": ("images/{id}", ["GET"]),
+    "delete_image": ("images/{id}", ["DELETE"]),
+    "get_thumbnail": ("images/{id}/thumbnail", ["GET"]),
+    "get_content": ("images/{id}/content", ["GET"]),
+    "put_tag": ("images/{id}/tags/{name}", ["PUT"]),
+    "delete_tag": ("images/{id}/tags/{name}", ["DELETE"]),
+    "list_tags": ("tags", ["GET"]),
+}
+
+
 def test_the_app_has_exactly_these_functions() -> None:
-    assert set(bindings()) == {"upload_image", "get_image", "tag_image"}
+    assert set(bindings()) == {*ROUTES, "tag_image"}
+
+
+@pytest.mark.parametrize(("function", "route"), ROUTES.items())
+def test_every_http_function_has_its_route_method_and_function_key(function: str, route: tuple[str, list[str]]) -> None:
+    trigger = one(function, "httpTrigger")
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == (*route, "FUNCTION")
 
 
 def test_upload_is_a_post_on_images_that_outputs_to_the_jobs_queue() -> None:

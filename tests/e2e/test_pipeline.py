@@ -5,89 +5,25 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from local_runner.azurite import Azurite
 from local_runner.outputs import send_message
 from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE, THUMBNAILS_CONTAINER
 from tagging.ports import Ports
 from tagging.services import accept_upload
-from tagging.storage import BlobImageStore, StorageAccount, TableRecordStore
+from tagging.storage import BlobImageStore, TableCatalog
+from tests.e2e.conftest import Stack
 from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
 from tests.runner.harness import eventually, raw_messages
 
 pytestmark = pytest.mark.e2e
 
 PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
-
-
-@dataclass
-class Stack:
-    url: str
-    account: StorageAccount
-    log: Path
-
-    def upload(self, data: bytes, user: str, **headers: str) -> httpx.Response:
-        return httpx.post(
-            f"{self.url}/api/images",
-            content=data,
-            headers={"X-MS-CLIENT-PRINCIPAL-ID": user, "Content-Type": "image/jpeg", **headers},
-            timeout=30,
-        )
-
-    def get(self, image_id: str, user: str) -> httpx.Response:
-        return httpx.get(f"{self.url}/api/images/{image_id}", headers={"X-MS-CLIENT-PRINCIPAL-ID": user}, timeout=30)
-
-    def settled(self, image_id: str, user: str) -> dict[str, Any]:
-        def check() -> dict[str, Any] | None:
-            body: dict[str, Any] = self.get(image_id, user).json()
-            return body if body["status"] != "pending" else None
-
-        result: dict[str, Any] = eventually(check, timeout=30, interval=0.1)
-        return result
-
-
-@pytest.fixture(scope="module")
-def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = tmp_path_factory.mktemp("runner") / "runner.log"
-    env = {
-        **os.environ,
-        "ImageStorage": azurite.connection_string,
-        "AzureWebJobsStorage": azurite.connection_string,
-        "TAGGING_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
-    }
-    command = [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(log.with_suffix(".none"))]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)
-        assert process.poll() is None, log.read_text()
-        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": azurite.connection_string}), log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(30)
-    assert code == 0, f"the runner did not stop cleanly:\n{log.read_text()[-3000:]}"
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def user() -> str:
@@ -196,7 +132,7 @@ def test_a_job_delivered_twice_at_once_yields_one_record_and_nothing_in_poison(s
     ports = Ports(
         images=BlobImageStore(stack.account.blobs, IMAGES_CONTAINER),
         thumbnails=BlobImageStore(stack.account.blobs, THUMBNAILS_CONTAINER),
-        records=TableRecordStore(stack.account.tables, RECORDS_TABLE),
+        records=TableCatalog(stack.account.tables, RECORDS_TABLE),
     )
     accepted = accept_upload(ports, user_id=frank, data=data)
     assert accepted.job is not None
@@ -209,5 +145,7 @@ def test_a_job_delivered_twice_at_once_yields_one_record_and_nothing_in_poison(s
     poison = stack.account.queues.get_queue_client(POISON_QUEUE)
     assert encoded not in raw_messages(poison)
     table = stack.account.tables.get_table_client(RECORDS_TABLE)
-    entities = list(table.query_entities("PartitionKey eq @pk", parameters={"pk": frank}))
-    assert [(e["RowKey"], e["status"]) for e in entities] == [(accepted.record.image_id, "done")]
+    rows = {e["RowKey"]: e for e in table.query_entities("PartitionKey eq @pk", parameters={"pk": frank})}
+    assert rows[accepted.record.image_id]["status"] == "done"
+    assert len([key for key in rows if key.startswith("all|")]) == 1  # one listing row, not two
+    assert {e["count"] for key, e in rows.items() if key.startswith("count|")} == {1}  # counted once

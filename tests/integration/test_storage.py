@@ -10,7 +10,7 @@ from azure.storage.blob import BlobServiceClient
 from local_runner.azurite import Azurite
 from tagging.errors import ImageNotFoundError
 from tagging.model import ImageRecord, Tag
-from tagging.storage import BlobImageStore, StorageAccount, TableRecordStore
+from tagging.storage import BlobImageStore, StorageAccount, TableCatalog
 
 
 def test_save_creates_the_container_then_refuses_to_overwrite(account: StorageAccount, unique: str) -> None:
@@ -49,7 +49,7 @@ def test_missing_blobs_read_as_not_found(account: StorageAccount, unique: str) -
 
 
 def test_records_read_back_from_the_table(account: StorageAccount, unique: str) -> None:
-    records = TableRecordStore(account.tables, unique)
+    records = TableCatalog(account.tables, unique)
     assert records.get("alice", "0" * 32) is None  # the table does not even exist yet
     record = ImageRecord(
         "alice", "0" * 32, "done", "ab" * 32, 10, "image/png", "2026-11-24T09:00:00.000Z",

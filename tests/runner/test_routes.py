@@ -48,3 +48,8 @@ def test_a_known_path_with_the_wrong_method_lists_the_allowed_ones() -> None:
     router = Router([compile_route("images", ["POST"], "up"), compile_route("images", ["GET"], "list")])
     assert resolve(router, "POST", "images") == ("up", {})
     assert resolve(router, "DELETE", "images") == frozenset({"GET", "POST"})
+
+
+def test_parameters_are_decoded_after_matching_so_an_encoded_slash_stays_in_its_segment() -> None:
+    router = Router([compile_route("images/{id}/tags/{name}", ["PUT"], "tag")])
+    assert resolve(router, "PUT", "images/abc/tags/a%2Fb%20c") == ("tag", {"id": "abc", "name": "a/b c"})

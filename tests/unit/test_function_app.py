@@ -15,7 +15,7 @@ import function_app
 from tagging import bootstrap
 from tagging.config import Settings
 from tagging.ports import Ports
-from tests.fakes import FakeImageStore, FakeRecordStore, fake_ports
+from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
 from tests.images import image_bytes
 
 
@@ -57,7 +57,7 @@ def run_worker(body: str | bytes, ports: Ports) -> tuple[Out, Out]:
     record, poison = Out(), Out()
     function_app.tag_image(QueueMessage(id="m1", body=body, dequeue_count=1), record, poison)
     if record.value is not None:
-        assert isinstance(ports.records, FakeRecordStore)
+        assert isinstance(ports.records, FakeCatalog)
         ports.records.insert(json.loads(record.value))  # what the Table output binding does
     return record, poison
 

@@ -20,7 +20,7 @@ from tagging.errors import (
     UploadTooLargeError,
 )
 from tagging.ports import Ports
-from tests.fakes import FakeImageStore, FakeRecordStore, fake_ports
+from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
 from tests.images import image_bytes, noisy_jpeg, png_header_claiming, truncated
 
 SETTINGS = Settings()
@@ -39,8 +39,8 @@ def images(ports: Ports) -> FakeImageStore:
 
 
 @pytest.fixture
-def records(ports: Ports) -> FakeRecordStore:
-    assert isinstance(ports.records, FakeRecordStore)
+def records(ports: Ports) -> FakeCatalog:
+    assert isinstance(ports.records, FakeCatalog)
     return ports.records
 
 
@@ -89,7 +89,7 @@ def test_a_pending_duplicate_sends_the_job_again_in_case_it_was_lost(ports: Port
     assert second.job == first.job
 
 
-def test_a_tagged_duplicate_sends_no_job(ports: Ports, records: FakeRecordStore) -> None:
+def test_a_tagged_duplicate_sends_no_job(ports: Ports, records: FakeCatalog) -> None:
     first = upload(ports, image_bytes())
     assert first.job is not None
     record = services.tag_image(ports, first.job, now=NOW)
@@ -157,7 +157,7 @@ def test_tagging_writes_a_done_record(ports: Ports) -> None:
     assert record.tagged_at == "2026-11-24T09:00:00.000Z"
 
 
-def test_a_job_already_recorded_writes_nothing(ports: Ports, records: FakeRecordStore) -> None:
+def test_a_job_already_recorded_writes_nothing(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
     first = services.tag_image(ports, accepted.job)
@@ -183,7 +183,7 @@ def test_a_job_whose_image_is_gone_writes_nothing(ports: Ports, images: FakeImag
     assert services.tag_image(ports, accepted.job) is None
 
 
-def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeRecordStore) -> None:
+def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     image_id = accepted.record.image_id
     pending = services.get_image(ports, user_id="alice", image_id=image_id)

@@ -10,7 +10,7 @@ from tagging import services
 from tagging.analysis import analyse
 from tagging.model import Tag
 from tagging.taggers import AzureVisionTagger, TaggerInput, merge, run_taggers
-from tests.fakes import FakeRecordStore, fake_ports
+from tests.fakes import FakeCatalog, fake_ports
 from tests.images import image_bytes
 from tests.unit.vision_stub import VisionStub
 
@@ -68,7 +68,7 @@ def test_a_broken_tagger_never_costs_the_image() -> None:
     assert record is not None
     assert record.status == "done"
     assert "format:png" in {tag.name for tag in record.tags}
-    assert isinstance(ports.records, FakeRecordStore)
+    assert isinstance(ports.records, FakeCatalog)
 
 
 def vision(endpoint: str) -> AzureVisionTagger:

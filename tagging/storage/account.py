@@ -1,4 +1,4 @@
-"""Azure Storage adapters and the one named connection: the only module importing the storage SDKs.
+"""The one named storage connection and the service clients behind it.
 
 A named connection (`ImageStorage`) is, as for the Functions host, either a connection string in the setting
 of that name, or identity-based settings `<name>__blobServiceUri` / `__queueServiceUri` / `__tableServiceUri`
@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from contextlib import suppress
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
-
-from tagging.errors import ImageNotFoundError
-from tagging.model import ImageRecord
-from tagging.ports import StoredImage
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -86,66 +80,3 @@ class StorageAccount:
         if self._env.get(f"{self.connection}__credential", "").lower() == "managedidentity":
             return ManagedIdentityCredential(client_id=client_id)
         return DefaultAzureCredential(managed_identity_client_id=client_id)
-
-
-class BlobImageStore:
-    """Images as block blobs in one container; names are `<user key>/<image id>`."""
-
-    def __init__(self, service: BlobServiceClient, container: str) -> None:
-        self._container: ContainerClient = service.get_container_client(container)
-
-    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> bool:
-        blob = self._container.get_blob_client(name)
-        for attempt in range(2):
-            try:
-                # overwrite=False sends If-None-Match: *, so two racing uploads of one image store one copy.
-                blob.upload_blob(
-                    data,
-                    overwrite=False,
-                    content_settings=ContentSettings(content_type=content_type),
-                    metadata=dict(metadata),
-                )
-                return True
-            except ResourceExistsError:
-                return False
-            except ResourceNotFoundError:
-                if attempt:
-                    raise
-                self._create_container()
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def read(self, name: str) -> bytes:
-        try:
-            return self._container.download_blob(name).readall()
-        except ResourceNotFoundError as exc:
-            raise ImageNotFoundError(f"No stored image {name!r}.") from exc
-
-    def describe(self, name: str) -> StoredImage | None:
-        try:
-            props = self._container.get_blob_client(name).get_blob_properties()
-        except ResourceNotFoundError:
-            return None
-        return StoredImage(
-            name=name,
-            content_type=props.content_settings.content_type or "application/octet-stream",
-            size=props.size,
-            metadata=dict(props.metadata or {}),
-        )
-
-    def _create_container(self) -> None:
-        with suppress(ResourceExistsError):  # created by a concurrent upload: what we wanted
-            self._container.create_container()
-
-
-class TableRecordStore:
-    """Image records in one table; a missing table reads as "no record yet"."""
-
-    def __init__(self, service: TableServiceClient, table: str) -> None:
-        self._table = service.get_table_client(table)
-
-    def get(self, user_key: str, image_id: str) -> ImageRecord | None:
-        try:
-            entity = self._table.get_entity(partition_key=user_key, row_key=image_id)
-        except ResourceNotFoundError:
-            return None
-        return ImageRecord.from_entity(dict(entity))

@@ -1,0 +1,81 @@
+"""Images and thumbnails as block blobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+
+from tagging.errors import ImageNotFoundError
+from tagging.ports import FetchedImage, StoredImage
+
+
+class BlobImageStore:
+    """Images as block blobs in one container; names are `<user key>/<image id>`."""
+
+    def __init__(self, service: BlobServiceClient, container: str) -> None:
+        self._container: ContainerClient = service.get_container_client(container)
+
+    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> bool:
+        blob = self._container.get_blob_client(name)
+        for attempt in range(2):
+            try:
+                # overwrite=False sends If-None-Match: *, so two racing uploads of one image store one copy.
+                blob.upload_blob(
+                    data,
+                    overwrite=False,
+                    content_settings=ContentSettings(content_type=content_type),
+                    metadata=dict(metadata),
+                )
+                return True
+            except ResourceExistsError:
+                return False
+            except ResourceNotFoundError:
+                if attempt:
+                    raise
+                self._create_container()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self._container.download_blob(name).readall()
+        except ResourceNotFoundError as exc:
+            raise ImageNotFoundError(f"No stored image {name!r}.") from exc
+
+    def describe(self, name: str) -> StoredImage | None:
+        try:
+            props = self._container.get_blob_client(name).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return StoredImage(
+            name=name,
+            content_type=props.content_settings.content_type or "application/octet-stream",
+            size=props.size,
+            metadata=dict(props.metadata or {}),
+        )
+
+    def _create_container(self) -> None:
+        with suppress(ResourceExistsError):  # created by a concurrent upload: what we wanted
+            self._container.create_container()
+
+    def fetch(self, name: str) -> FetchedImage | None:
+        """The bytes with the properties a download needs (content type, ETag), in one request."""
+        try:
+            downloader = self._container.download_blob(name)
+        except ResourceNotFoundError:
+            return None
+        props = downloader.properties
+        return FetchedImage(
+            data=downloader.readall(),
+            content_type=props.content_settings.content_type or "application/octet-stream",
+            etag=str(props.etag),
+        )
+
+    def delete(self, name: str) -> bool:
+        try:
+            self._container.delete_blob(name, delete_snapshots="include")
+        except ResourceNotFoundError:
+            return False
+        return True
