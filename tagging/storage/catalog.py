@@ -111,6 +111,8 @@ class TableCatalog:
     def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
         if not tags:
             return self._scan(user_key, index.ALL, [], limit, after)
+        if len(tags) == 1:
+            return self._scan(user_key, index.search_prefix(tags[0]), [], limit, after)
         if after is not None:  # carry on through the tag the first page chose
             chosen = next(tag for tag in tags if after.startswith(index.search_prefix(tag)))
             return self._scan(user_key, index.search_prefix(chosen), [t for t in tags if t != chosen], limit, after)
