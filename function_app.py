@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import azure.functions as func
 
@@ -12,6 +13,7 @@ from tagging.bootstrap import ports
 from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
 from tagging.identity import PRINCIPAL_HEADER
+from tagging.model import ImageRecord
 from tagging.web import file_response, filename_from, handle, json_response, query_values
 
 logger = logging.getLogger(__name__)
@@ -110,26 +112,19 @@ def delete_image(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="images/{id}/tags/{name}", methods=["PUT"])
 def put_tag(req: func.HttpRequest) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
-        record = services.add_user_tag(
-            ports(),
-            user_id=req.headers.get(PRINCIPAL_HEADER),
-            image_id=req.route_params.get("id"),
-            name=req.route_params.get("name"),
-        )
-        return json_response(record.to_api())
-
-    return handle(action)
+    return _change_tag(req, services.add_user_tag)
 
 
 @app.route(route="images/{id}/tags/{name}", methods=["DELETE"])
 def delete_tag(req: func.HttpRequest) -> func.HttpResponse:
+    return _change_tag(req, services.remove_tag)
+
+
+def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        record = services.remove_tag(
-            ports(),
-            user_id=req.headers.get(PRINCIPAL_HEADER),
-            image_id=req.route_params.get("id"),
-            name=req.route_params.get("name"),
+        params = req.route_params
+        record = change(
+            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=params.get("id"), name=params.get("name")
         )
         return json_response(record.to_api())
 

@@ -51,14 +51,7 @@ class TableCatalog:
 
     def index(self, record: ImageRecord) -> IndexResult:
         for _ in range(ATTEMPTS):
-            tags = [tag.name for tag in record.tags][: index.MAX_TAGS_PER_IMAGE]
-            rows = [index.listing_key(record), *(index.tag_row_key(name, record) for name in tags)]
-            manifest = {
-                "PartitionKey": record.user_key,
-                "RowKey": index.manifest_key(record.image_id),
-                "rows": json.dumps(rows),
-                "tags": json.dumps(tags),
-            }
+            manifest, rows, tags = _manifest(record)
             ops: list[Operation] = [("create", manifest)]
             ops += [("create", self._row(record, key)) for key in rows]
             ops += self._count_changes(record.user_key, dict.fromkeys(tags, +1))
@@ -159,14 +152,7 @@ class TableCatalog:
 
     def _retag_operations(self, entity: Any, manifest: Any, before: ImageRecord, after: ImageRecord) -> list[Operation]:
         old = [t.name for t in before.tags][: index.MAX_TAGS_PER_IMAGE]
-        new = [t.name for t in after.tags][: index.MAX_TAGS_PER_IMAGE]
-        rows = [index.listing_key(after), *(index.tag_row_key(name, after) for name in new)]
-        new_manifest = {
-            "PartitionKey": after.user_key,
-            "RowKey": index.manifest_key(after.image_id),
-            "rows": json.dumps(rows),
-            "tags": json.dumps(new),
-        }
+        new_manifest, rows, new = _manifest(after)
         ops: list[Operation] = [
             ("update", after.to_entity(), _if_unchanged(entity, UpdateMode.REPLACE)),
             ("update", new_manifest, _if_unchanged(manifest, UpdateMode.REPLACE)),
@@ -281,6 +267,19 @@ class TableCatalog:
         if code not in _CONFLICTS:
             raise exc
         logger.info("Index write lost a race (%s); reading again", code)
+
+
+def _manifest(record: ImageRecord) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The manifest row of an indexed image, with the RowKeys of its index rows and its indexed tags."""
+    tags = [tag.name for tag in record.tags][: index.MAX_TAGS_PER_IMAGE]
+    rows = [index.listing_key(record), *(index.tag_row_key(name, record) for name in tags)]
+    entity = {
+        "PartitionKey": record.user_key,
+        "RowKey": index.manifest_key(record.image_id),
+        "rows": json.dumps(rows),
+        "tags": json.dumps(tags),
+    }
+    return entity, rows, tags
 
 
 def _if_unchanged(entity: Any, mode: UpdateMode | None = None) -> dict[str, Any]:
