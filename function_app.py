@@ -131,6 +131,22 @@ def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> fu
     return handle(action)
 
 
+@app.route(route="images/{id}/retry", methods=["POST"])
+@app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
+def retry_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse:
+    def action() -> func.HttpResponse:
+        retry = services.retry_image(
+            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
+        )
+        job.set(retry.job.to_json())
+        image_id = retry.record.image_id
+        return json_response(
+            {"id": image_id, "status": retry.record.status}, status=202, headers={"Location": f"/api/images/{image_id}"}
+        )
+
+    return handle(action)
+
+
 @app.queue_trigger(arg_name="msg", queue_name=JOBS_QUEUE, connection=CONNECTION)
 @app.table_output(arg_name="record", table_name=RECORDS_TABLE, connection=CONNECTION)
 @app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=CONNECTION)
@@ -144,4 +160,21 @@ def tag_image(msg: func.QueueMessage, record: func.Out[str], poison: func.Out[by
         return
     result = services.tag_image(ports(), job)
     if result is not None:
+        record.set(json.dumps(result.to_entity()))
+
+
+@app.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=CONNECTION)
+@app.table_output(arg_name="record", table_name=RECORDS_TABLE, connection=CONNECTION)
+def record_failure(msg: func.QueueMessage, record: func.Out[str]) -> None:
+    """Jobs the host gave up on (maxDequeueCount failures) end here: the image is recorded as failed, so its
+    owner sees why and can retry it; a malformed message is logged with its id and dropped."""
+    try:
+        job = services.parse_job(msg.get_body())
+    except MalformedJobError as exc:
+        logger.error("Poison message %s is not a valid job (%s); dropped", msg.id, exc)
+        return
+    reason = f"Tagging failed repeatedly on our side. Retry with POST /api/images/{job.image_id}/retry."
+    result = services.record_failure(ports(), job, reason)
+    if result is not None:
+        logger.warning("Image %s recorded as failed after its job was poisoned (message %s)", job.image_id, msg.id)
         record.set(json.dumps(result.to_entity()))

@@ -43,6 +43,16 @@ class ImageNotReadyError(TaggingError):
     code = "not_ready"
 
 
+class ImageAlreadyTaggedError(TaggingError):
+    code = "already_tagged"
+
+
+class StorageUnavailableError(TaggingError):
+    """Storage cannot be reached right now: the request is safe to repeat in a moment."""
+
+    code = "storage_unavailable"
+
+
 class InvalidImageError(TaggingError):
     """The bytes claim an accepted format but cannot be decoded: permanent, never worth a retry."""
 

@@ -13,6 +13,7 @@ from tagging import analysis
 from tagging.config import IMAGES_CONTAINER, Settings
 from tagging.errors import (
     EmptyUploadError,
+    ImageAlreadyTaggedError,
     ImageNotFoundError,
     ImageNotReadyError,
     InvalidImageError,
@@ -292,6 +293,46 @@ def add_user_tag(ports: Ports, *, user_id: str | None, image_id: str | None, nam
 def remove_tag(ports: Ports, *, user_id: str | None, image_id: str | None, name: str | None) -> ImageRecord:
     key, checked = _tagged_image(ports, user_id, image_id)
     return ports.records.change_tags(key, checked, remove=normalise_tag(name))
+
+
+@dataclass(frozen=True)
+class Retry:
+    record: ImageRecord
+    job: UploadJob
+
+
+def retry_image(ports: Ports, *, user_id: str | None, image_id: str | None, now: datetime | None = None) -> Retry:
+    """Queue a failed (or stuck pending) image for tagging again; a tagged image is left alone."""
+    who = caller(user_id)
+    checked = checked_image_id(image_id)
+    record = ports.records.get(who.key, checked)
+    stored = ports.images.describe(f"{who.key}/{checked}")
+    if stored is None or (record is not None and record.status == "deleted"):
+        raise ImageNotFoundError(f"You have no image {checked}.")
+    if record is None:
+        record = _pending(who.key, checked, stored)  # the job may have been lost: sending it again is safe
+    elif record.status == "done":
+        raise ImageAlreadyTaggedError("The image is tagged already; only failed or pending images are retried.")
+    else:
+        # Clear the failure, its record and its listing row, so that the worker starts afresh.
+        ports.records.forget(replace(record, deleted_at=_timestamp(now)))
+        ports.records.revive(who.key, checked)
+        record = _pending(who.key, checked, stored)
+    logger.info("Image %s queued again", checked)
+    return Retry(record, _job(who.id, record))
+
+
+def record_failure(ports: Ports, job: UploadJob, reason: str, *, now: datetime | None = None) -> ImageRecord | None:
+    """The failed record for a job the host gave up on, or None when the image needs nothing more."""
+    if ports.records.get(job.user_key, job.image_id) is not None:
+        return None  # done, failed or deleted meanwhile
+    stored = ports.images.describe(f"{job.user_key}/{job.image_id}")
+    if stored is None:
+        return None
+    failed = replace(
+        _pending(job.user_key, job.image_id, stored), status="failed", tagged_at=_timestamp(now), error=reason
+    )
+    return failed if _indexed(ports, failed) else None
 
 
 def _tagged_image(ports: Ports, user_id: str | None, image_id: str | None) -> tuple[str, str]:

@@ -12,11 +12,13 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 
 from tagging.errors import (
+    ImageAlreadyTaggedError,
     ImageNotFoundError,
     ImageNotReadyError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
+    StorageUnavailableError,
     TaggingError,
     UnauthenticatedError,
     UnsupportedMediaError,
@@ -33,6 +35,8 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     InvalidImageError: 400,
     ImageNotFoundError: 404,
     ImageNotReadyError: 409,
+    ImageAlreadyTaggedError: 409,
+    StorageUnavailableError: 503,
     UploadTooLargeError: 413,
     ImageTooLargeError: 413,
     UnsupportedMediaError: 415,
@@ -49,8 +53,15 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     )
 
 
+RETRY_AFTER_SECONDS = 5
+
+
 def error_response(status: int, code: str, message: str) -> func.HttpResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="image-tagging"'} if status == 401 else None
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="image-tagging"'
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
@@ -60,7 +71,14 @@ def handle(action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
         return action()
     except TaggingError as exc:
         return error_response(status_for(exc), exc.code, str(exc))
-    except Exception:
+    except Exception as exc:
+        # Imported here, on the error path only: indexing the app must not load the storage SDKs.
+        from tagging.storage import unreachable
+
+        if unreachable(exc):
+            logger.warning("Storage unreachable: %s", exc)
+            unavailable = StorageUnavailableError("Storage is unavailable; nothing was changed. Try again shortly.")
+            return error_response(503, unavailable.code, str(unavailable))
         logger.exception("Request failed unexpectedly")
         return error_response(500, "internal", "Something went wrong on our side; try again in a moment.")
 

@@ -42,11 +42,12 @@ ROUTES = {
     "put_tag": ("images/{id}/tags/{name}", ["PUT"]),
     "delete_tag": ("images/{id}/tags/{name}", ["DELETE"]),
     "list_tags": ("tags", ["GET"]),
+    "retry_image": ("images/{id}/retry", ["POST"]),
 }
 
 
 def test_the_app_has_exactly_these_functions() -> None:
-    assert set(bindings()) == {*ROUTES, "tag_image"}
+    assert set(bindings()) == {*ROUTES, "tag_image", "record_failure"}
 
 
 @pytest.mark.parametrize(("function", "route"), ROUTES.items())
@@ -79,6 +80,15 @@ def test_the_worker_reads_the_queue_the_upload_writes_and_outputs_to_the_table()
 def test_malformed_jobs_go_to_the_queue_the_host_uses_for_poison() -> None:
     poison = one("tag_image", "queue")
     assert poison["queueName"] == POISON_QUEUE == f"{JOBS_QUEUE}-poison"
+
+
+def test_retry_sends_jobs_to_the_queue_the_worker_reads() -> None:
+    assert one("retry_image", "queue")["queueName"] == one("tag_image", "queueTrigger")["queueName"]
+
+
+def test_poisoned_jobs_are_recorded_as_failed_by_a_function_on_the_poison_queue() -> None:
+    assert one("record_failure", "queueTrigger")["queueName"] == POISON_QUEUE
+    assert one("record_failure", "table")["tableName"] == RECORDS_TABLE
 
 
 def test_every_storage_binding_uses_the_one_named_connection() -> None:

@@ -167,3 +167,68 @@ def test_an_unexpected_failure_is_a_json_500(ports: Ports, monkeypatch: pytest.M
     assert body_of(response)["error"]["code"] == "internal"
     assert "fire" not in response.get_body().decode()  # internals stay in the log
     assert job.value is None
+
+
+def test_storage_out_of_reach_is_a_503_that_says_when_to_come_back(
+    ports: Ports, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise ServiceRequestError("Connection refused")
+
+    monkeypatch.setattr(ports.images, "save", refused)
+    response, job = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert body_of(response)["error"]["code"] == "storage_unavailable"
+    assert job.value is None
+
+
+def retry(image_id: str, user: str = "alice") -> tuple[func.HttpResponse, Out]:
+    job = Out()
+    request = func.HttpRequest(
+        "POST", f"http://localhost/api/images/{image_id}/retry", headers={"X-MS-CLIENT-PRINCIPAL-ID": user},
+        route_params={"id": image_id}, body=b"",
+    )  # fmt: skip
+    return function_app.retry_image(request, job), job
+
+
+def test_a_poisoned_job_records_the_image_as_failed_and_retry_brings_it_back(ports: Ports) -> None:
+    response, job = post(image_bytes("PNG", (30, 20)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    image_id = body_of(response)["id"]
+    # The host gave up on the job: it reaches the poison queue's function.
+    failed = Out()
+    function_app.record_failure(QueueMessage(id="p1", body=job.value, dequeue_count=1), failed)
+    assert isinstance(ports.records, FakeCatalog)
+    ports.records.insert(json.loads(failed.value))
+    shown = body_of(get(image_id))
+    assert shown["status"] == "failed"
+    assert f"/api/images/{image_id}/retry" in shown["error"]
+
+    answer, again = retry(image_id)
+    assert answer.status_code == 202
+    assert body_of(answer) == {"id": image_id, "status": "pending"}
+    assert body_of(get(image_id))["status"] == "pending"
+    run_worker(again.value, ports)
+    assert body_of(get(image_id))["status"] == "done"
+    assert retry(image_id)[0].status_code == 409  # nothing to retry once tagged
+    assert retry(image_id, user="bob")[0].status_code == 404
+
+
+def test_the_poison_function_drops_malformed_messages_after_logging_them(
+    ports: Ports, caplog: pytest.LogCaptureFixture
+) -> None:
+    failed = Out()
+    function_app.record_failure(QueueMessage(id="m-42", body=b"not a job", dequeue_count=1), failed)
+    assert failed.value is None
+    assert "m-42" in caplog.text
+
+
+def test_a_poisoned_job_for_an_image_already_tagged_changes_nothing(ports: Ports) -> None:
+    response, job = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    run_worker(job.value, ports)
+    failed = Out()
+    function_app.record_failure(QueueMessage(id="p2", body=job.value, dequeue_count=1), failed)
+    assert failed.value is None
+    assert body_of(get(body_of(response)["id"]))["status"] == "done"
