@@ -349,6 +349,28 @@ def _degrees(value: Any, reference: Any, negative: str) -> float | None:
     return round(result, 6) if -limit <= result <= limit else None
 
 
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _claimed_format(data: bytes) -> str | None:
+    """The accepted format a file's first bytes announce, if any: a damaged image is not an unsupported one."""
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[4:12] in (b"ftypavif", b"ftypavis"):
+        return "AVIF"
+    return None
+
+
 @contextmanager
 def _opened(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
     if not data:
@@ -359,6 +381,9 @@ def _opened(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=_OPENERS)
     except UnidentifiedImageError as exc:
+        claimed = _claimed_format(data)
+        if claimed:
+            raise InvalidImageError(f"This starts like a {claimed} file but its header is damaged.") from exc
         raise UnsupportedMediaError(f"This is not an image in an accepted format ({ACCEPTED_FORMATS}).") from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"The image has more than {max_pixels:,} pixels.") from exc

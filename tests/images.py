@@ -109,3 +109,37 @@ def scene(size: tuple[int, int] = (1024, 768), seed: int = 7) -> Image.Image:
         draw.line((0, row, width // 3, row), fill=(20, 20, 20), width=1)
     texture = Image.effect_noise(size, 24).convert("RGB")
     return Image.blend(image, texture, 0.15)
+
+
+def black_png(width: int, height: int) -> bytes:
+    """An all-black RGB PNG written row by row: a 100 MP image in a few hundred KB without 300 MB in memory."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + 3 * width)  # filter byte + RGB
+    parts = [compressor.compress(row) for _ in range(height)]
+    idat = b"".join(parts) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def gif_header_claiming(width: int, height: int) -> bytes:
+    """A GIF's first bytes announcing a huge logical screen (GIF sizes are 16-bit: at most 65535)."""
+    return (
+        b"GIF89a"
+        + struct.pack("<HHBBB", width, height, 0, 0, 0)
+        + b",\x00\x00\x00\x00"
+        + struct.pack("<HH", width, height)
+        + b"\x00\x02\x02\x44\x01\x00;"
+    )
+
+
+def animated_gif(frames: int, size: tuple[int, int] = (64, 64)) -> bytes:
+    images = [Image.new("P", size, n % 256) for n in range(frames)]
+    for n, image in enumerate(images):
+        image.putpalette([(n * 7 + i) % 256 for i in range(768)])
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=20, optimize=False)
+    return out.getvalue()

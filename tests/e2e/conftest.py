@@ -19,12 +19,23 @@ from local_runner.azurite import Azurite
 from tagging.storage import StorageAccount
 from tests.runner.harness import eventually
 
+# Small enough to test the limit quickly, large enough for the hostile corpus.
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+
 
 @dataclass
 class Stack:
     url: str
     account: StorageAccount
     log: Path
+    process: subprocess.Popen[bytes]
+
+    def peak_rss_mb(self) -> float:
+        """The runner's peak resident memory so far (VmHWM), in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmHWM in /proc: not Linux?")
 
     def upload(self, data: bytes, user: str, **headers: str) -> httpx.Response:
         return httpx.post(
@@ -62,7 +73,7 @@ def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFa
         **os.environ,
         "ImageStorage": azurite.connection_string,
         "AzureWebJobsStorage": azurite.connection_string,
-        "TAGGING_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
+        "TAGGING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
     }
     command = [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(log.with_suffix(".none"))]
     with log.open("wb") as out:
@@ -70,7 +81,7 @@ def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFa
     try:
         eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)
         assert process.poll() is None, log.read_text()
-        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": azurite.connection_string}), log)
+        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": azurite.connection_string}), log, process)
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(30)
