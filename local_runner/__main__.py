@@ -14,6 +14,7 @@ from local_runner.azurite import Azurite
 from local_runner.config import load_host_config, load_local_settings
 from local_runner.functions import index, load_app
 from local_runner.host import Endpoint, Host
+from local_runner.queues import MESSAGE_LEASE_SECONDS
 
 logger = logging.getLogger("local_runner")
 
@@ -27,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="HTTP port (default: Host.LocalHttpPort or 7071)")
+    parser.add_argument(
+        "--message-lease",
+        type=int,
+        default=MESSAGE_LEASE_SECONDS,
+        help="seconds a received queue message stays invisible, renewed while its function runs (default: 600)",
+    )
     parser.add_argument("--azurite", action="store_true", help="start Azurite on its default ports first")
     parser.add_argument("--azurite-location", type=Path, default=Path(".azurite"), help="Azurite's data folder")
     args = parser.parse_args(argv)
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             azurite.start()
             logger.info("Azurite started (data in %s)", azurite.location)
     try:
-        host = Host(index(load_app(args.app)), load_host_config(root / "host.json"))
+        host = Host(index(load_app(args.app)), load_host_config(root / "host.json"), message_lease=args.message_lease)
         asyncio.run(_serve(host, Endpoint(args.host, port)))
     finally:
         if azurite is not None:

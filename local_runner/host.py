@@ -15,7 +15,7 @@ from aiohttp import web
 from local_runner.config import DEFAULT_REQUEST_BODY_LIMIT, HostConfig
 from local_runner.functions import IndexedFunction, invoke
 from local_runner.outputs import OutputWriter, Storage
-from local_runner.queues import QueueListener
+from local_runner.queues import MESSAGE_LEASE_SECONDS, QueueListener
 from local_runner.routes import Route, Router, compile_route
 
 logger = logging.getLogger(__name__)
@@ -28,8 +28,16 @@ class Endpoint:
 
 
 class Host:
-    def __init__(self, functions: list[IndexedFunction], config: HostConfig, storage: Storage | None = None) -> None:
+    def __init__(
+        self,
+        functions: list[IndexedFunction],
+        config: HostConfig,
+        storage: Storage | None = None,
+        *,
+        message_lease: int = MESSAGE_LEASE_SECONDS,
+    ) -> None:
         self.functions = functions
+        self._message_lease = message_lease
         self.config = config
         self.storage = storage or Storage()
         threads = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
@@ -103,6 +111,7 @@ class Host:
             self.storage.queue(connection, f"{queue_name}-poison"),
             self.config.queues,
             handle,
+            lease_seconds=self._message_lease,
         )
         self._listeners.setdefault(queue_name, []).append(listener)
         return listener

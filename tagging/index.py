@@ -6,7 +6,7 @@ change an image's index rows and its tag counts together, and every read is a po
     <image id>                              the record (written by the Table output binding)
     all|<newest-first time>|<image id>      one per processed image: the listing
     tag|<tag key>|<newest-first time>|<id>  one per tag of the image: the search
-    count|<tag key>                         how many of the user's images carry the tag
+    count|<tag key>|<shard>                 how many of the user's images carry the tag (summed over shards)
     idx|<image id>                          which rows above belong to the image; a tombstone once deleted
 
 Rows of a listing carry what a gallery shows (status, tags, size, dates), so a page is one query.
@@ -69,8 +69,22 @@ def tag_row_key(name: str, record: ImageRecord) -> str:
     return f"{TAG}{tag_key(name)}|{newest_first(record.uploaded_at)}|{record.image_id}"
 
 
-def count_key(name: str) -> str:
-    return f"{COUNT}{tag_key(name)}"
+# Every image bumps the counts of tags like `format:jpeg`: with one row per tag, concurrent workers for one user
+# would queue on those rows. Each image counts in one of several shards instead (chosen by its id, so that its
+# removal decrements the shard its addition incremented); a tag's count is the sum of its shards.
+COUNT_SHARDS = 8
+
+
+def count_shard(image_id: str) -> int:
+    return int(image_id[:2], 16) % COUNT_SHARDS
+
+
+def count_key(name: str, shard: int) -> str:
+    return f"{COUNT}{tag_key(name)}|{shard}"
+
+
+def count_prefix(name: str) -> str:
+    return f"{COUNT}{tag_key(name)}|"
 
 
 def manifest_key(image_id: str) -> str:

@@ -14,13 +14,21 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ExponentialRetry
 from azure.storage.queue import QueueServiceClient
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 _SERVICES = ("blob", "queue", "table")
+
+# Retries ride out a blip of a second or two; beyond that an HTTP caller is better served by a quick 503 (and
+# the worker by the host's own retries) than by the SDKs' defaults, which wait up to a minute or more.
+CONNECTION_TIMEOUT = 5
+
+
+def _retries() -> ExponentialRetry:
+    return ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1)
 
 
 class StorageAccount:
@@ -40,20 +48,47 @@ class StorageAccount:
     @cached_property
     def blobs(self) -> BlobServiceClient:
         if self._connection_string:
-            return BlobServiceClient.from_connection_string(self._connection_string)
-        return BlobServiceClient(self._required_uri("blob"), credential=self._credential)
+            return BlobServiceClient.from_connection_string(
+                self._connection_string, retry_policy=_retries(), connection_timeout=CONNECTION_TIMEOUT
+            )
+        return BlobServiceClient(
+            self._required_uri("blob"),
+            credential=self._credential,
+            retry_policy=_retries(),
+            connection_timeout=CONNECTION_TIMEOUT,
+        )
 
     @cached_property
     def queues(self) -> QueueServiceClient:
         if self._connection_string:
-            return QueueServiceClient.from_connection_string(self._connection_string)
-        return QueueServiceClient(self._required_uri("queue"), credential=self._credential)
+            return QueueServiceClient.from_connection_string(
+                self._connection_string, retry_policy=_retries(), connection_timeout=CONNECTION_TIMEOUT
+            )
+        return QueueServiceClient(
+            self._required_uri("queue"),
+            credential=self._credential,
+            retry_policy=_retries(),
+            connection_timeout=CONNECTION_TIMEOUT,
+        )
 
     @cached_property
     def tables(self) -> TableServiceClient:
         if self._connection_string:
-            return TableServiceClient.from_connection_string(self._connection_string)
-        return TableServiceClient(endpoint=self._required_uri("table"), credential=self._credential)
+            return TableServiceClient.from_connection_string(
+                self._connection_string,
+                retry_total=3,
+                retry_backoff_factor=0.4,
+                retry_backoff_max=2,
+                connection_timeout=CONNECTION_TIMEOUT,
+            )
+        return TableServiceClient(
+            endpoint=self._required_uri("table"),
+            credential=self._credential,
+            retry_total=3,
+            retry_backoff_factor=0.4,
+            retry_backoff_max=2,
+            connection_timeout=CONNECTION_TIMEOUT,
+        )
 
     def _service_uri(self, service: str) -> str | None:
         explicit = self._env.get(f"{self.connection}__{service}ServiceUri", "").strip()

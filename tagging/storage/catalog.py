@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import replace
@@ -27,7 +29,7 @@ from tagging.ports import IndexResult
 logger = logging.getLogger(__name__)
 
 # How often a write that lost a race (a count or manifest changed under it) is tried again.
-ATTEMPTS = 10
+ATTEMPTS = 12
 # A search for several tags reads the rarest tag's rows and keeps those carrying the others; it reads at most
 # this many rows per request, then hands out a continuation token, so one request costs a bounded few queries.
 SCAN_BUDGET = 1000
@@ -50,11 +52,11 @@ class TableCatalog:
     # -- index -----------------------------------------------------------------------------------------------
 
     def index(self, record: ImageRecord) -> IndexResult:
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             manifest, rows, tags = _manifest(record)
             ops: list[Operation] = [("create", manifest)]
             ops += [("create", self._row(record, key)) for key in rows]
-            ops += self._count_changes(record.user_key, dict.fromkeys(tags, +1))
+            ops += self._count_changes(record.user_key, record.image_id, dict.fromkeys(tags, +1))
             try:
                 self._submit(ops)
                 return "added"
@@ -62,12 +64,12 @@ class TableCatalog:
                 if getattr(exc, "index", None) == 0 and getattr(exc, "error_code", "") == "EntityAlreadyExists":
                     existing = self._entity(record.user_key, index.manifest_key(record.image_id))
                     return "deleted" if existing is not None and existing.get("deleted") else "exists"
-                self._raise_unless_conflict(exc)
+                self._raise_unless_conflict(exc, attempt)
         raise RuntimeError(f"Image {record.image_id}: the index kept changing; {ATTEMPTS} attempts failed")
 
     def forget(self, record: ImageRecord) -> None:
         key, image_id = record.user_key, record.image_id
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             manifest = self._entity(key, index.manifest_key(image_id))
             tombstone = {"PartitionKey": key, "RowKey": index.manifest_key(image_id), "deleted": True}
             ops: list[Operation]
@@ -79,13 +81,13 @@ class TableCatalog:
                 tags = json.loads(manifest.get("tags") or "[]")
                 ops = [("update", tombstone, _if_unchanged(manifest, UpdateMode.REPLACE))]
                 ops += [("delete", {"PartitionKey": key, "RowKey": row}) for row in json.loads(manifest["rows"])]
-                ops += self._count_changes(key, dict.fromkeys(tags, -1))
+                ops += self._count_changes(key, image_id, dict.fromkeys(tags, -1))
             try:
                 if ops:
                     self._submit(ops)
                 break
             except TableTransactionError as exc:
-                self._raise_unless_conflict(exc)
+                self._raise_unless_conflict(exc, attempt)
         else:
             raise RuntimeError(f"Image {image_id}: the index kept changing; {ATTEMPTS} attempts failed")
         # The record becomes a tombstone rather than disappearing: the Table output binding only inserts, so a
@@ -109,24 +111,22 @@ class TableCatalog:
         if after is not None:  # carry on through the tag the first page chose
             chosen = next(tag for tag in tags if after.startswith(index.search_prefix(tag)))
             return self._scan(user_key, index.search_prefix(chosen), [t for t in tags if t != chosen], limit, after)
-        rows = self._count_rows(user_key, list(tags))
-        counts = {
-            name: int(rows[index.count_key(name)]["count"]) if index.count_key(name) in rows else 0 for name in tags
-        }
+        counts = {name: self._total(user_key, name) for name in tags}
         if min(counts.values()) == 0:
             return Page([])
         rarest = min(tags, key=lambda name: counts[name])
         return self._scan(user_key, index.search_prefix(rarest), [t for t in tags if t != rarest], limit, after)
 
     def counts(self, user_key: str) -> list[tuple[str, int]]:
-        rows = self._range(user_key, index.COUNT, None, select=["name", "count"])
-        found = [(str(row["name"]), int(row["count"])) for row in rows if int(row.get("count", 0)) > 0]
-        return sorted(found, key=lambda item: (-item[1], item[0]))
+        totals: dict[str, int] = {}
+        for row in self._range(user_key, index.COUNT, None, select=["name", "count"]):
+            totals[str(row["name"])] = totals.get(str(row["name"]), 0) + int(row.get("count", 0))
+        return sorted(((name, n) for name, n in totals.items() if n > 0), key=lambda item: (-item[1], item[0]))
 
     def change_tags(
         self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None
     ) -> ImageRecord:
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             entity = self._entity(user_key, image_id)
             if entity is None:
                 raise ImageNotReadyError("The image is still being tagged; change its tags once it is done.")
@@ -145,7 +145,7 @@ class TableCatalog:
                 self._submit(self._retag_operations(entity, manifest, record, changed))
                 return changed
             except TableTransactionError as exc:
-                self._raise_unless_conflict(exc)
+                self._raise_unless_conflict(exc, attempt)
         raise RuntimeError(f"Image {image_id}: its tags kept changing; {ATTEMPTS} attempts failed")
 
     # -- helpers ---------------------------------------------------------------------------------------------
@@ -162,19 +162,20 @@ class TableCatalog:
         ops += [("delete", {"PartitionKey": after.user_key, "RowKey": index.tag_row_key(name, before)})
                 for name in old if name not in new]  # fmt: skip
         delta = {name: -1 for name in old if name not in new} | {name: +1 for name in new if name not in old}
-        return ops + self._count_changes(after.user_key, delta)
+        return ops + self._count_changes(after.user_key, after.image_id, delta)
 
     def _row(self, record: ImageRecord, row_key: str) -> dict[str, Any]:
         row = {"PartitionKey": record.user_key, "RowKey": row_key, **index.summary(record)}
         return {name: value for name, value in row.items() if value is not None}
 
-    def _count_changes(self, user_key: str, delta: dict[str, int]) -> list[Operation]:
+    def _count_changes(self, user_key: str, image_id: str, delta: dict[str, int]) -> list[Operation]:
         ops: list[Operation] = []
-        counts = self._count_rows(user_key, [name for name, change in delta.items() if change])
+        shard = index.count_shard(image_id)
+        counts = self._count_rows(user_key, [index.count_key(name, shard) for name, change in delta.items() if change])
         for name, change in delta.items():
             if change == 0:
                 continue
-            key = index.count_key(name)
+            key = index.count_key(name, shard)
             current = counts.get(key)
             if current is None:
                 if change > 0:
@@ -188,10 +189,13 @@ class TableCatalog:
                 ops.append(("update", row, _if_unchanged(current, UpdateMode.REPLACE)))
         return ops
 
-    def _count_rows(self, user_key: str, names: list[str]) -> dict[str, Any]:
-        """The count rows of `names`, by RowKey, in as few queries as the service allows."""
+    def _total(self, user_key: str, name: str) -> int:
+        rows = self._range(user_key, index.count_prefix(name), None, select=["count"])
+        return sum(int(row.get("count", 0)) for row in rows)
+
+    def _count_rows(self, user_key: str, keys: list[str]) -> dict[str, Any]:
+        """The count rows with these RowKeys, in as few queries as the service allows."""
         found: dict[str, Any] = {}
-        keys = [index.count_key(name) for name in names]
         # Azure Tables allows 15 comparisons per filter: the partition and 14 row keys.
         for start in range(0, len(keys), 14):
             chunk = keys[start : start + 14]
@@ -262,11 +266,13 @@ class TableCatalog:
             self._table.submit_transaction(ops)
 
     @staticmethod
-    def _raise_unless_conflict(exc: TableTransactionError) -> None:
+    def _raise_unless_conflict(exc: TableTransactionError, attempt: int) -> None:
+        """Let a lost race go (after a jittered pause, so that the racers do not meet again); raise the rest."""
         code = getattr(exc, "error_code", None) or ""
         if code not in _CONFLICTS:
             raise exc
         logger.info("Index write lost a race (%s); reading again", code)
+        time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))
 
 
 def _manifest(record: ImageRecord) -> tuple[dict[str, Any], list[str], list[str]]:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,29 +64,41 @@ class Stack:
         return result
 
 
-@pytest.fixture(scope="session")
-def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def running_stack(
+    connection_string: str, repo_root: Path, log: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """`python -m local_runner` on a free port against the given storage; stopped (and checked) on exit."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    log = tmp_path_factory.mktemp("runner") / "runner.log"
-    env = {
+    environment = {
         **os.environ,
-        "ImageStorage": azurite.connection_string,
-        "AzureWebJobsStorage": azurite.connection_string,
+        "ImageStorage": connection_string,
+        "AzureWebJobsStorage": connection_string,
         "TAGGING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        **(env or {}),
     }
     command = [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(log.with_suffix(".none"))]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [*command, *args], cwd=repo_root, env=environment, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)
         assert process.poll() is None, log.read_text()
-        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": azurite.connection_string}), log, process)
+        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": connection_string}), log, process)
     finally:
         process.send_signal(signal.SIGTERM)
-        code = process.wait(30)
+        code = process.wait(60)
     assert code == 0, f"the runner did not stop cleanly:\n{log.read_text()[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log = tmp_path_factory.mktemp("runner") / "runner.log"
+    with running_stack(azurite.connection_string, repo_root, log) as running:
+        yield running
 
 
 def _accepts(port: int) -> bool:

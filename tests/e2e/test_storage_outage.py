@@ -1,0 +1,96 @@
+"""Storage goes away in the middle of a batch and comes back: nothing accepted is lost or stuck.
+
+Azurite is stopped gracefully while uploads are being tagged and started again on the same data. Uploads made
+while it is down get a clear 503; every upload a client kept trying until it got 202 or 200 ends `done`; the
+runner reconnects with backoff instead of dying.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local_runner.azurite import Azurite, Ports
+from tests.e2e.conftest import Stack, running_stack
+from tests.images import image_bytes
+from tests.runner.harness import eventually
+
+pytestmark = pytest.mark.e2e
+
+UPLOADS = 32
+PACE = 0.4  # seconds between a client's uploads: the batch spans the outage
+
+
+@pytest.fixture
+def own_azurite(tmp_path: Path) -> Iterator[Azurite]:
+    emulator = Azurite(tmp_path / "azurite", Ports.free())
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+def test_an_outage_mid_batch_loses_nothing(own_azurite: Azurite, repo_root: Path, tmp_path: Path) -> None:
+    who = f"outage-{uuid.uuid4().hex[:8]}"
+    # A short message lease, so that jobs whose completion the outage interrupted come back within the test.
+    with running_stack(
+        own_azurite.connection_string, repo_root, tmp_path / "runner.log", "--message-lease", "20"
+    ) as stack:
+        statuses: list[int] = []
+        accepted: dict[int, str] = {}
+        lock = threading.Lock()
+
+        def client(numbers: range) -> None:
+            for n in numbers:
+                data = image_bytes("PNG", (40 + n, 30), (n * 9 % 256, 120, 200))
+                for _ in range(60):  # a patient client: tries again on 5xx and on connection errors
+                    try:
+                        response = stack.upload(data, who)
+                    except httpx.HTTPError:
+                        time.sleep(0.5)
+                        continue
+                    with lock:
+                        statuses.append(response.status_code)
+                    if response.status_code in (200, 202):
+                        with lock:
+                            accepted[n] = response.json()["id"]
+                        time.sleep(PACE)
+                        break
+                    assert response.status_code in (500, 503), response.text
+                    if response.status_code == 503:
+                        assert response.headers["retry-after"] == "5"
+                        assert response.json()["error"]["code"] == "storage_unavailable"
+                    time.sleep(0.5)
+
+        clients = [threading.Thread(target=client, args=(range(k, UPLOADS, 4),)) for k in range(4)]
+        for thread in clients:
+            thread.start()
+        eventually(lambda: len(accepted) >= UPLOADS // 4, timeout=60)
+        own_azurite.stop()  # gracefully, mid-batch
+        time.sleep(10)  # longer than the SDKs' retries: uploads meanwhile meet a storage that is not there
+        assert stack.process.poll() is None, "the runner died with its storage"
+        own_azurite.start()
+        for thread in clients:
+            thread.join(120)
+        assert len(accepted) == UPLOADS
+        assert 503 in statuses, f"no upload met the outage, the test proved nothing: {statuses}"
+        assert all(status in (200, 202, 500, 503) for status in statuses)
+        for image_id in accepted.values():
+            assert settled(stack, image_id, who) == "done"
+        assert stack.process.poll() is None
+        assert "unreachable" in stack.log.read_text()  # the listener said so, and carried on
+
+
+def settled(stack: Stack, image_id: str, who: str) -> str:
+    def check() -> str | None:
+        response = stack.get(image_id, who)
+        status = response.json().get("status") if response.status_code == 200 else None
+        return status if status not in (None, "pending") else None
+
+    result: str = eventually(check, timeout=90, interval=0.5)
+    return result
