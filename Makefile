@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup run test lint format bench clean
+.PHONY: setup run test lint format bench soak clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) local.settings.json
 
@@ -33,6 +33,10 @@ test: setup
 ## Benchmarks (not part of the tests): prints the report and writes bench-results/report.md.
 bench: setup
 	$(BIN)/python -m bench
+
+## Load: 200 real-size photos from 8 concurrent clients through the whole system (own Azurite and runner).
+soak: setup
+	$(BIN)/python -m bench.soak
 
 lint: setup
 	$(BIN)/ruff check .

@@ -13,7 +13,6 @@ import uuid
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import Stack
 from tests.images import (
     animated_gif,
     black_png,
@@ -24,6 +23,7 @@ from tests.images import (
     save,
     truncated,
 )
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

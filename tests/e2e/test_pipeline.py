@@ -17,9 +17,9 @@ from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_T
 from tagging.ports import Ports
 from tagging.services import accept_upload
 from tagging.storage import BlobImageStore, TableCatalog
-from tests.e2e.conftest import Stack
 from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
 from tests.runner.harness import b64, eventually, raw_messages
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

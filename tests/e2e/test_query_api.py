@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from tagging.config import IMAGES_CONTAINER, RECORDS_TABLE, THUMBNAILS_CONTAINER
-from tests.e2e.conftest import Stack
 from tests.images import image_bytes
 from tests.runner.harness import eventually
+from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

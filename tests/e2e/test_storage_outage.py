@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from local_runner.azurite import Azurite, Ports
-from tests.e2e.conftest import Stack, running_stack
 from tests.images import image_bytes
 from tests.runner.harness import eventually
+from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 
