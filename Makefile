@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup run test lint format bench soak clean
+.PHONY: setup run test chromium lint format bench soak clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) local.settings.json
 
@@ -28,8 +28,14 @@ run: setup
 	$(BIN)/python -m local_runner --azurite
 
 ## Run the test suite; it starts its own Azurite on free ports and never touches a running stack.
-test: setup
+test: setup chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The browser tests drive Debian's Chromium; as root (CI) it is installed when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing (sudo apt-get install chromium): the browser tests will be skipped."; fi; }
 
 ## Benchmarks (not part of the tests): prints the report and writes bench-results/report.md.
 bench: setup

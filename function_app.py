@@ -14,12 +14,18 @@ from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
 from tagging.identity import PRINCIPAL_HEADER
 from tagging.model import ImageRecord
-from tagging.web import file_response, filename_from, handle, json_response, query_values
+from tagging.web import file_response, filename_from, handle, json_response, page_response, query_values
 
 logger = logging.getLogger(__name__)
 
 # Function keys are required in Azure; Core Tools and the local runner do not check them.
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.route(route="app/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def web_page(req: func.HttpRequest) -> func.HttpResponse:
+    """The browser page (static files, no data: anonymous; the API calls it makes carry the key and identity)."""
+    return page_response(req)
 
 
 @app.route(route="images", methods=["POST"])

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from email.message import Message
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -119,3 +120,38 @@ def file_response(req: func.HttpRequest, found: FetchedImage) -> func.HttpRespon
     # An explicit header: given only a mimetype, the worker would append a text charset to image bytes.
     headers["Content-Type"] = found.content_type
     return func.HttpResponse(found.data, status_code=200, headers=headers, mimetype=found.content_type)
+
+
+# The web page: three files next to function_app.py, served by the app itself so that it shares the API's origin.
+PAGE_DIR = Path(__file__).resolve().parent.parent / "web"
+PAGE_FILES = {
+    "": ("index.html", "text/html; charset=utf-8"),
+    "index.html": ("index.html", "text/html; charset=utf-8"),
+    "app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "app.css": ("app.css", "text/css; charset=utf-8"),
+}
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def page_response(req: func.HttpRequest) -> func.HttpResponse:
+    """One of the page's files, by a fixed list (never a path from the request), with a strict CSP."""
+    requested = req.route_params.get("path") or ""
+    path = urlsplit(req.url).path
+    if not requested and not path.endswith("/"):
+        # Relative links in the page need the trailing slash.
+        return func.HttpResponse(status_code=308, headers={"Location": path + "/"})
+    entry = PAGE_FILES.get(requested)
+    if entry is None:
+        return error_response(404, "not_found", "No such page file.")
+    name, content_type = entry
+    headers = {
+        "Content-Type": content_type,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": PAGE_POLICY,
+        "Referrer-Policy": "no-referrer",
+    }
+    return func.HttpResponse((PAGE_DIR / name).read_bytes(), status_code=200, headers=headers, mimetype=content_type)

@@ -10,6 +10,7 @@ import pytest
 
 from local_runner.azurite import Azurite, Ports
 from tagging.storage import StorageAccount
+from tests.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def stack(azurite: Azurite, repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    log = tmp_path_factory.mktemp("runner") / "runner.log"
+    with running_stack(azurite.connection_string, repo_root, log) as running:
+        yield running

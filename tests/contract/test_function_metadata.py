@@ -47,7 +47,12 @@ ROUTES = {
 
 
 def test_the_app_has_exactly_these_functions() -> None:
-    assert set(bindings()) == {*ROUTES, "tag_image", "record_failure"}
+    assert set(bindings()) == {*ROUTES, "tag_image", "record_failure", "web_page"}
+
+
+def test_the_page_is_anonymous_and_only_the_page() -> None:
+    trigger = one("web_page", "httpTrigger")
+    assert (trigger["route"], trigger["methods"], trigger["authLevel"]) == ("app/{*path}", ["GET"], "ANONYMOUS")
 
 
 @pytest.mark.parametrize(("function", "route"), ROUTES.items())
