@@ -1,0 +1,175 @@
+// Image tagging on Azure Functions, in one resource group: a storage account (blobs, queues, table), a Flex
+// Consumption function app running as a user-assigned identity, and Log Analytics + Application Insights.
+// Scoped to a resource group, so deploying needs rights on that group only, not on the subscription:
+// `az deployment group create -g <group> -f infra/main.bicep -p environmentName=<name>`, or `azd up`
+// (it asks for the group, or reads AZURE_RESOURCE_GROUP). See README, Deploy.
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the environment (azd env): tags every resource and makes the names unique.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource (default: the region of the resource group). It must offer the Flex Consumption plan: az functionapp list-flexconsumption-locations')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string = resourceGroup().location
+
+// Every name can be overridden; empty means derived from the environment (abbreviations.json + resourceToken).
+param functionAppName string = ''
+param appServicePlanName string = ''
+param storageAccountName string = ''
+param identityName string = ''
+param applicationInsightsName string = ''
+param logAnalyticsName string = ''
+
+@description('Most instances the function app may scale out to (the queue worker scales with the backlog).')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory of each instance, in MB. The worker peaks under 768 MB at the default pixel limit (README, Reliability), so 512 is too small for it.')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('Largest accepted upload, in bytes (TAGGING_MAX_UPLOAD_BYTES; the code\'s default is 20 MB).')
+@minValue(1)
+param maxUploadBytes int = 20971520
+
+@description('Largest accepted image, in pixels (TAGGING_MAX_PIXELS; the code\'s default). Memory grows with it.')
+@minValue(1)
+param maxPixels int = 100000000
+
+@description('Azure AI Vision endpoint: set it to add its tags. The app signs in with its identity, which then needs the Cognitive Services User role on that resource.')
+param visionEndpoint string = ''
+
+@secure()
+@description('Azure AI Vision key, only if the resource does not accept the app\'s identity. Prefer the identity.')
+param visionKey string = ''
+
+@description('Client id of an Entra app registration: turns App Service Authentication on (unauthenticated requests get 401). Empty: off.')
+param authClientId string = ''
+
+@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID); used only with grantDeveloperAccess.')
+param principalId string = ''
+
+@description('Kind of principalId: a signed-in user, or a service principal when a pipeline deploys.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
+@description('Give principalId the app\'s data roles on the storage account, to debug locally against it. Off by default.')
+param grantDeveloperAccess bool = false
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(resourceGroup().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+
+// The Python version of the deployment: the one README.md states (a contract test holds them together).
+var pythonVersion = '3.11'
+
+// Containers, queues and tables the code names (tagging/config.py), listed once in storage.json.
+var storageNames = loadJsonContent('storage.json')
+
+var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}api-${resourceToken}'
+// Flex Consumption deploys from a blob container; container names are at most 63 lower-case characters.
+var deploymentContainerName = 'app-package-${take(toLower(appName), 32)}-${take(resourceToken, 7)}'
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: !empty(identityName) ? identityName : '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    containers: concat(storageNames.containers, [deploymentContainerName])
+    queues: storageNames.queues
+    tables: storageNames.tables
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: !empty(logAnalyticsName) ? logAnalyticsName : '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    identityPrincipalId: identity.outputs.principalId
+    developerPrincipalId: grantDeveloperAccess ? principalId : ''
+    developerPrincipalType: principalType
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  params: {
+    name: appName
+    planName: !empty(appServicePlanName) ? appServicePlanName : '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'api'
+    pythonVersion: pythonVersion
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    authClientId: authClientId
+    appSettings: {
+      // The app's one named storage connection (tagging/config.py CONNECTION), used by every binding and SDK
+      // client, identity-based: one service URI per service the app uses, and the identity to sign in with.
+      ImageStorage__blobServiceUri: storage.outputs.blobEndpoint
+      ImageStorage__queueServiceUri: storage.outputs.queueEndpoint
+      ImageStorage__tableServiceUri: storage.outputs.tableEndpoint
+      ImageStorage__credential: 'managedidentity'
+      ImageStorage__clientId: identity.outputs.clientId
+      TAGGING_MAX_UPLOAD_BYTES: string(maxUploadBytes)
+      TAGGING_MAX_PIXELS: string(maxPixels)
+      AZURE_VISION_ENDPOINT: visionEndpoint
+      AZURE_VISION_KEY: visionKey
+      AZURE_VISION_CLIENT_ID: identity.outputs.clientId
+    }
+  }
+  // The host reads its storage the moment it starts: grant the roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// azd reads these into the environment (.azure/<env>/.env).
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_APP_HOST_NAME string = api.outputs.defaultHostName
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_STORAGE_QUEUE_ENDPOINT string = storage.outputs.queueEndpoint
+output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
+output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
