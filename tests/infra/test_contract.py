@@ -178,10 +178,11 @@ def test_the_developer_gets_the_data_roles_only_when_asked() -> None:
     assert parameters["grantDeveloperAccess"]["value"].endswith("=false}")
 
 
-def test_the_deployed_python_version_is_the_one_the_readme_states() -> None:
+def test_the_deployed_python_version_is_the_one_the_readme_states_and_ci_runs() -> None:
     main = template("main.bicep")
     assert main["variables"]["pythonVersion"]["value"] == "3.11"
     assert "Python 3.11" in (ROOT / "README.md").read_text()
+    assert "sys.version_info[:2] != (3, 11)" in (ROOT / ".ci" / "run").read_text()
     assert module_params("api")["pythonVersion"] == "pythonVersion"
     site = body(one_resource(template("app/api.bicep"), "Microsoft.Web/sites"))
     assert site["properties"]["functionAppConfig"]["runtime"] == {"name": "python", "version": "pythonVersion"}
@@ -259,3 +260,64 @@ def test_main_bicep_deploys_into_one_resource_group_with_its_region_by_default()
     assert main["globals"]["scope"] == {"value": "resourceGroup"}
     default = main["parameters"]["location"]["default"]["function"]
     assert (default["type"], default["property_name"]) == ("resource_group", "location")
+
+
+# What each built-in role allows on the data plane (https://learn.microsoft.com/azure/role-based-access-control/
+# built-in-roles/storage), in the form `<service>/<operation>`: only the parts the app can need.
+ROLE_ALLOWS = {
+    BLOB_DATA_OWNER: {"containers/write", "blobs/read", "blobs/write", "blobs/delete", "blobs/add"},
+    BLOB_DATA_CONTRIBUTOR: {"containers/write", "blobs/read", "blobs/write", "blobs/delete", "blobs/add"},
+    QUEUE_DATA_CONTRIBUTOR: {"queues/write", "messages/read", "messages/write", "messages/delete", "messages/add",
+                             "messages/process"},
+    TABLE_DATA_CONTRIBUTOR: {"tables/write", "entities/read", "entities/add", "entities/update", "entities/delete"},
+}  # fmt: skip
+
+# The data actions of every storage SDK call that does I/O; client factories need none. A new call in the code
+# fails the test below until it is added here, so that nobody forgets to check the roles for it.
+SDK_CALL_NEEDS = {
+    "get_blob_client": set(), "get_container_client": set(), "get_table_client": set(),
+    "from_connection_string": set(),
+    "create_container": {"containers/write"},
+    "upload_blob": {"blobs/write", "blobs/add"},
+    "download_blob": {"blobs/read"},
+    "get_blob_properties": {"blobs/read"},
+    "delete_blob": {"blobs/delete"},
+    "create_table": {"tables/write"},
+    "get_entity": {"entities/read"},
+    "query_entities": {"entities/read"},
+    "upsert_entity": {"entities/add", "entities/update"},
+    "delete_entity": {"entities/delete"},
+    "submit_transaction": {"entities/add", "entities/update", "entities/delete"},
+}  # fmt: skip
+
+# What the host does for the bindings: the queue trigger receives, hides, deletes and poisons messages (creating
+# the poison queue), the queue output binding adds messages, the Table output binding inserts entities.
+HOST_NEEDS = {"queues/write", "messages/read", "messages/process", "messages/delete", "messages/add", "entities/add"}
+
+
+def sdk_calls_in_the_code() -> set[str]:
+    import ast
+    import inspect
+
+    from azure.data.tables import TableClient, TableServiceClient
+    from azure.storage.blob import BlobClient, BlobServiceClient, ContainerClient
+    from azure.storage.queue import QueueClient, QueueServiceClient
+
+    clients = (TableClient, TableServiceClient, BlobClient, BlobServiceClient, ContainerClient, QueueClient,
+               QueueServiceClient)  # fmt: skip
+    sdk = {name for client in clients for name, _ in inspect.getmembers(client, callable) if not name.startswith("_")}
+    called = set()
+    for path in [ROOT / "function_app.py", *(ROOT / "tagging").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                called.add(node.func.attr)
+    return called & sdk
+
+
+def test_every_storage_call_of_the_code_and_the_host_is_allowed_by_the_apps_roles() -> None:
+    calls = sdk_calls_in_the_code()
+    assert {"upload_blob", "download_blob", "submit_transaction"} <= calls, "the code scan finds nothing"
+    assert calls - set(SDK_CALL_NEEDS) == set(), "add the data actions these calls need to SDK_CALL_NEEDS"
+    needed = HOST_NEEDS.union(*(SDK_CALL_NEEDS[call] for call in calls))
+    allowed = set().union(*(ROLE_ALLOWS.get(role, set()) for role in role_ids_granted_to("identityPrincipalId")))
+    assert needed - allowed == set()
