@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: setup run test chromium lint format bench soak clean
 
@@ -18,6 +19,10 @@ $(PY_STAMP): requirements.txt requirements-dev.txt
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BENCH_STAMP): $(PY_STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
 local.settings.json:
@@ -37,15 +42,15 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing (sudo apt-get install chromium): the browser tests will be skipped."; fi; }
 
-## Benchmarks (not part of the tests): prints the report and writes bench-results/report.md.
-bench: setup
+## Benchmarks (not part of the tests): prints the report, writes bench-results/report.md and its charts.
+bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 ## Load: 200 real-size photos from 8 concurrent clients through the whole system (own Azurite and runner).
 soak: setup
 	$(BIN)/python -m bench.soak
 
-lint: setup
+lint: setup $(BENCH_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tagging.config import DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_SETTING
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
 PHOTOS = ROOT.parent / "shared" / "photos"
+# tests/stack.py lowers the upload limit to test it quickly; the benchmarks run the app with its own defaults.
+APP_DEFAULTS = {MAX_UPLOAD_BYTES_SETTING: str(DEFAULT_MAX_UPLOAD_BYTES)}
 
 
 def paired_medians(floor: Callable[[], object], ours: Callable[[], object], rounds: int = 7) -> tuple[float, float]:
@@ -68,6 +72,30 @@ class Report:
 
     def text(self, line: str = "") -> None:
         self.lines.append(line)
+
+    def chart(self, name: str, title: str, bars: dict[str, float], target: float, better: str) -> None:
+        """A horizontal bar chart of ratios with the target as a line, saved beside the report and linked from it.
+
+        `better` is "lower" or "higher": which side of the target is good, for the colours.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display: files only
+        from matplotlib import pyplot
+
+        good = [value <= target if better == "lower" else value >= target for value in bars.values()]
+        figure, axes = pyplot.subplots(figsize=(8, 0.45 * len(bars) + 1.4))
+        axes.barh(list(bars), list(bars.values()), color=["#2e7d32" if ok else "#c62828" for ok in good])
+        axes.axvline(target, color="#333", linestyle="--", label=f"target {target}x")
+        axes.invert_yaxis()
+        axes.set_xlabel(f"ratio ({better} is better)")
+        axes.set_title(title)
+        axes.legend(loc="lower right")
+        figure.tight_layout()
+        RESULTS.mkdir(exist_ok=True)
+        figure.savefig(RESULTS / f"{name}.png", dpi=110)
+        pyplot.close(figure)
+        self.lines.extend([f"![{title}]({name}.png)", ""])
 
     def write(self, name: str) -> Path:
         RESULTS.mkdir(exist_ok=True)

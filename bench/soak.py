@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import PHOTOS, ROOT, Report
+from bench.common import APP_DEFAULTS, PHOTOS, ROOT, Report
 from local_runner.azurite import Azurite, Ports
 from tests.stack import Stack, running_stack
 
@@ -111,9 +111,7 @@ def main() -> int:
         azurite.start()
         try:
             log = Path(folder) / "runner.log"
-            with running_stack(
-                azurite.connection_string, ROOT, log, env={"TAGGING_MAX_UPLOAD_BYTES": "20971520"}
-            ) as stack:
+            with running_stack(azurite.connection_string, ROOT, log, env=APP_DEFAULTS) as stack:
                 figures = run(stack, args.uploads, args.clients)
                 peak = stack.peak_rss_mb()
         finally:

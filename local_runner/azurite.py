@@ -101,6 +101,12 @@ class Azurite:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The emulator's process id, for measuring what it costs."""
+        assert self._process is not None, "Azurite is not started"
+        return self._process.pid
+
     def ports_in_use(self) -> bool:
         return any(_accepts(self.host, port) for port in (self.ports.blob, self.ports.queue, self.ports.table))
 
