@@ -24,7 +24,7 @@ class QueueOptions:
     """`extensions.queues` in host.json, with the storage extension 5.x defaults."""
 
     batch_size: int = 16
-    new_batch_threshold: int = 8
+    new_batch_threshold: int = field(default_factory=lambda: default_new_batch_threshold(16))
     max_polling_interval: float = 60.0
     visibility_timeout: float = 0.0
     max_dequeue_count: int = 5
@@ -35,6 +35,11 @@ class QueueOptions:
 class HostConfig:
     route_prefix: str = "api"
     queues: QueueOptions = field(default_factory=QueueOptions)
+
+
+def default_new_batch_threshold(batch_size: int) -> int:
+    """The queues extension's default: batchSize / 2 per processor (its QueuesOptions, and its tests)."""
+    return batch_size // 2 * (os.cpu_count() or 1)
 
 
 def load_host_config(path: Path) -> HostConfig:
@@ -49,8 +54,7 @@ def load_host_config(path: Path) -> HostConfig:
         raise ValueError(f"host.json extensions.queues.messageEncoding must be 'base64' or 'none', got {encoding!r}")
     options = QueueOptions(
         batch_size=batch_size,
-        # The extension's default is batchSize / 2 per instance (we are one instance with one core's share).
-        new_batch_threshold=int(queues.get("newBatchThreshold", batch_size // 2)),
+        new_batch_threshold=int(queues.get("newBatchThreshold", default_new_batch_threshold(batch_size))),
         max_polling_interval=max(parse_timespan(queues.get("maxPollingInterval", "00:01:00")), MIN_POLLING_INTERVAL),
         visibility_timeout=parse_timespan(queues.get("visibilityTimeout", "00:00:00")),
         max_dequeue_count=int(queues.get("maxDequeueCount", 5)),
@@ -75,7 +79,8 @@ def parse_timespan(value: str | int | float) -> float:
 
 
 def load_local_settings(path: Path, env: MutableMapping[str, str] | None = None) -> dict[str, str]:
-    """Put `Values` from local.settings.json into the environment; variables already set win, as in Core Tools."""
+    """Put `Values` from local.settings.json into the environment; variables already set (not empty) win, as in
+    Core Tools."""
     env = os.environ if env is None else env
     if not path.exists():
         return {}
@@ -84,7 +89,7 @@ def load_local_settings(path: Path, env: MutableMapping[str, str] | None = None)
         raise ValueError(f"{path} is encrypted (IsEncrypted: true); decrypt it with `func settings decrypt` first.")
     applied: dict[str, str] = {}
     for name, value in (data.get("Values") or {}).items():
-        if name in env:
+        if env.get(name):  # as with Core Tools, a variable set to "" does not count as set
             logger.info("Setting %s comes from the environment, not %s", name, path.name)
             continue
         env[name] = applied[name] = "" if value is None else str(value)

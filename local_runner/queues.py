@@ -98,13 +98,15 @@ class QueueListener:
     async def _process(self, message: QueueMessage) -> None:
         if (message.dequeue_count or 0) > self._options.max_dequeue_count:
             # Delivered more often than allowed without completing (a crashed host, say): straight to poison.
-            await asyncio.to_thread(self._move_to_poison, message)
+            await asyncio.to_thread(self._move_to_poison, message, self._too_often(message))
             return
         try:
             body = self._decode(message.content)
         except ValueError as exc:
+            # As the host's queues extension does: decoding fails the same way every time, so the message goes to
+            # poison at once instead of being retried maxDequeueCount times (azure-sdk-for-net pull request 18326).
             logger.error("Message %s on %s is not valid base64 (%s)", message.id, self.queue_name, exc)
-            await self._complete(message, succeeded=False)
+            await asyncio.to_thread(self._move_to_poison, message, "it cannot be decoded")
             return
         trigger = FunctionQueueMessage(  # type: ignore[no-untyped-call]  # the worker's class is untyped
             id=message.id,
@@ -146,7 +148,7 @@ class QueueListener:
             if succeeded:
                 await asyncio.to_thread(self._queue.delete_message, message.id, message.pop_receipt)
             elif (message.dequeue_count or 0) >= self._options.max_dequeue_count:
-                await asyncio.to_thread(self._move_to_poison, message)
+                await asyncio.to_thread(self._move_to_poison, message, self._too_often(message))
             else:
                 await asyncio.to_thread(
                     self._queue.update_message,
@@ -158,14 +160,11 @@ class QueueListener:
             # The lease runs out and the message comes back: at least once, never lost.
             logger.warning("Could not complete message %s on %s (%s)", message.id, self.queue_name, _short(exc))
 
-    def _move_to_poison(self, message: QueueMessage) -> None:
-        logger.error(
-            "Message %s has been dequeued %d times (maxDequeueCount %d); moving it to %s",
-            message.id,
-            message.dequeue_count,
-            self._options.max_dequeue_count,
-            self._poison.queue_name,
-        )
+    def _too_often(self, message: QueueMessage) -> str:
+        return f"it has been dequeued {message.dequeue_count} times (maxDequeueCount {self._options.max_dequeue_count})"
+
+    def _move_to_poison(self, message: QueueMessage, why: str) -> None:
+        logger.error("Message %s: %s; moving it to %s", message.id, why, self._poison.queue_name)
         send_message(self._poison, message.content)
         self._queue.delete_message(message.id, message.pop_receipt)
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ def test_a_malformed_timespan_is_refused() -> None:
 def test_without_host_json_the_extension_defaults_apply(tmp_path: Path) -> None:
     config = load_host_config(tmp_path / "host.json")
     assert config == HostConfig(route_prefix="api", queues=QueueOptions())
-    assert (config.queues.batch_size, config.queues.new_batch_threshold, config.queues.max_dequeue_count) == (16, 8, 5)
+    processors = os.cpu_count() or 1
+    assert (config.queues.batch_size, config.queues.max_dequeue_count) == (16, 5)
+    assert config.queues.new_batch_threshold == 8 * processors  # batchSize / 2 per processor
     assert (config.queues.max_polling_interval, config.queues.visibility_timeout) == (60.0, 0.0)
     assert config.queues.message_encoding == "base64"
 
@@ -56,7 +59,7 @@ def test_host_json_queue_options_are_read(tmp_path: Path) -> None:
     )
     config = load_host_config(tmp_path / "host.json")
     assert config.route_prefix == ""
-    assert config.queues == QueueOptions(4, 2, 3.0, 7.0, 2, "none")
+    assert config.queues == QueueOptions(4, 2 * (os.cpu_count() or 1), 3.0, 7.0, 2, "none")
 
 
 @pytest.mark.parametrize(("queues", "message"), [({"batchSize": 33}, "1..32"), ({"messageEncoding": "hex"}, "base64")])
@@ -68,11 +71,12 @@ def test_invalid_queue_options_are_refused(tmp_path: Path, queues: dict[str, obj
 
 def test_local_settings_become_environment_variables_unless_already_set(tmp_path: Path) -> None:
     path = tmp_path / "local.settings.json"
-    path.write_text(json.dumps({"IsEncrypted": False, "Values": {"A": "from file", "B": "from file", "N": 5}}))
-    env = {"B": "from environment"}
+    values = {"A": "from file", "B": "from file", "E": "from file", "N": 5}
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+    env = {"B": "from environment", "E": ""}  # as with Core Tools, an empty variable does not count as set
     applied = load_local_settings(path, env)
-    assert env == {"A": "from file", "B": "from environment", "N": "5"}
-    assert applied == {"A": "from file", "N": "5"}
+    assert env == {"A": "from file", "B": "from environment", "E": "from file", "N": "5"}
+    assert applied == {"A": "from file", "E": "from file", "N": "5"}
 
 
 def test_encrypted_local_settings_are_refused_with_advice(tmp_path: Path) -> None:

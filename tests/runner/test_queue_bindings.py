@@ -149,7 +149,7 @@ def test_at_most_batch_size_plus_threshold_messages_run_at_once(account: Storage
     assert calls.peak == 2  # a new batch is fetched only when in-flight work drops to newBatchThreshold
 
 
-def test_messages_that_are_not_base64_end_in_poison(account: StorageAccount, unique: str) -> None:
+def test_messages_that_are_not_base64_go_to_poison_at_once(account: StorageAccount, unique: str) -> None:
     app = func.FunctionApp()
     calls = Calls()
 
@@ -159,9 +159,11 @@ def test_messages_that_are_not_base64_end_in_poison(account: StorageAccount, uni
 
     client, poison = queue(account, unique), account.queues.get_queue_client(f"{unique}-poison")
     client.send_message("this is {not} base64!")  # what the queue SDK sends without TextBase64EncodePolicy
-    with RunningHost(app, options(max_dequeue_count=2)):
+    # Five deliveries a minute apart would take minutes: the message must go to poison on its first.
+    with RunningHost(app, options(max_dequeue_count=5, visibility_timeout=60.0)):
         eventually(lambda: raw_messages(poison))
     assert raw_messages(poison) == ["this is {not} base64!"]
+    assert client.get_queue_properties().approximate_message_count == 0  # invisible ones count too
     assert calls.items == []
 
 
