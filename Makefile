@@ -29,8 +29,9 @@ local.settings.json:
 	cp local.settings.json.example $@
 
 ## Start Azurite (data in .azurite/) and the function app on http://127.0.0.1:7071; Ctrl-C stops both.
+## RUN_ARGS passes options to the runner, e.g. make run RUN_ARGS='--port 7072' (python -m local_runner --help).
 run: setup
-	$(BIN)/python -m local_runner --azurite
+	$(BIN)/python -m local_runner --azurite $(RUN_ARGS)
 
 ## Run the test suite; it starts its own Azurite on free ports and never touches a running stack.
 test: setup chromium

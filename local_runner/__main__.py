@@ -13,7 +13,7 @@ from pathlib import Path
 from local_runner.azurite import Azurite
 from local_runner.config import load_host_config, load_local_settings
 from local_runner.functions import index, load_app
-from local_runner.host import Endpoint, Host
+from local_runner.host import Endpoint, Host, PortInUseError
 from local_runner.queues import MESSAGE_LEASE_SECONDS
 
 logger = logging.getLogger("local_runner")
@@ -59,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         host = Host(index(load_app(args.app)), load_host_config(root / "host.json"), message_lease=args.message_lease)
         asyncio.run(_serve(host, Endpoint(args.host, port)))
+    except PortInUseError as exc:
+        logger.error(
+            "%s (another `make run` or `func start`?). Stop it, or choose another port: "
+            "make run RUN_ARGS='--port 7072', or Host.LocalHttpPort in local.settings.json.",
+            exc,
+        )
+        return 1
     finally:
         if azurite is not None:
             azurite.stop()

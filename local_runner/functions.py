@@ -112,12 +112,18 @@ class Invocation:
     outputs: dict[str, Any]
 
 
-async def invoke(fn: IndexedFunction, trigger_value: Any, executor: Executor, reason: str) -> Invocation:
-    """Run a function as the worker does: sync functions on the thread pool, async ones on the event loop."""
+async def invoke(
+    fn: IndexedFunction, trigger_value: Any, executor: Executor, reason: str, quiet: bool = False
+) -> Invocation:
+    """Run a function as the worker does: sync functions on the thread pool, async ones on the event loop.
+
+    `quiet` logs a success at DEBUG only: the HTTP server logs one line per request instead, with its status.
+    """
     invocation_id = str(uuid.uuid4())
     outs = {b.name: _Out() for b in fn.outputs if b.name != "$return"}
     kwargs = {fn.trigger.name: trigger_value, **outs}
-    logger.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation_id)
+    level = logging.DEBUG if quiet else logging.INFO
+    logger.log(level, "Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation_id)
     started = time.perf_counter()
     try:
         if fn.is_async:
@@ -129,6 +135,6 @@ async def invoke(fn: IndexedFunction, trigger_value: Any, executor: Executor, re
         logger.exception("Executed 'Functions.%s' (Failed, Id=%s, Duration=%.0fms)", fn.name, invocation_id, duration)
         raise
     duration = (time.perf_counter() - started) * 1000
-    logger.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", fn.name, invocation_id, duration)
+    logger.log(level, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%.0fms)", fn.name, invocation_id, duration)
     values = {name: out.get() for name, out in outs.items() if out.get() is not None}
     return Invocation(invocation_id, returned, values)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,10 @@ from local_runner.queues import MESSAGE_LEASE_SECONDS, QueueListener
 from local_runner.routes import Route, Router, compile_route
 
 logger = logging.getLogger(__name__)
+
+
+class PortInUseError(RuntimeError):
+    """The HTTP port is taken, most often by another runner or Core Tools' `func start`."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,14 @@ class Host:
         runner = web.AppRunner(self._web_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, endpoint.host, endpoint.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            self._executor.shutdown(wait=False)
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUseError(f"Port {endpoint.port} on {endpoint.host} is already in use") from exc
+            raise
         listeners = [self._listener(fn) for fn in self.functions if fn.trigger.type == "queueTrigger"]
         tasks = [asyncio.create_task(listener.run(self._stopping)) for listener in listeners]
         for fn in self.functions:
@@ -101,7 +114,7 @@ class Host:
         connection = fn.trigger.get("connection")
 
         async def handle(message: func.QueueMessage) -> None:
-            reason = f"New queue message detected on '{queue_name}'."
+            reason = f"New queue message on '{queue_name}': {message.id}, dequeue count {message.dequeue_count}"
             result = await invoke(fn, message, self._executor, reason)
             await self._write_outputs(fn, result.outputs, result.returned)
 
@@ -128,7 +141,12 @@ class Host:
             value = returned if binding.name == "$return" else outputs.get(binding.name)
             if binding.type == "http" or value is None:
                 continue
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.write, binding, value)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._writer.write, binding, value)
+            except Exception:
+                # The invocation fails as in the host (a 500, or a retried message); say which binding failed.
+                logger.exception("Functions.%s: its %s output binding '%s' failed", fn.name, binding.type, binding.name)
+                raise
 
     # -- HTTP triggers ----------------------------------------------------------------------------------------
 
@@ -163,14 +181,22 @@ class Host:
             route_params=params,
             body=body,
         )
+        started = time.perf_counter()
         try:
-            result = await invoke(
-                fn, req, self._executor, "This function was programmatically called via the host APIs."
-            )
+            result = await invoke(fn, req, self._executor, f"{request.method} {request.path}", quiet=True)
             await self._write_outputs(fn, result.outputs, result.returned)
-        except Exception:
-            return web.Response(status=500)
-        return _to_web_response(result.returned, fn, result.outputs)
+            response = _to_web_response(result.returned, fn, result.outputs)
+        except Exception:  # logged with its traceback by invoke() or _write_outputs()
+            response = web.Response(status=500)
+        logger.info(
+            "%s %s -> %d in %.0f ms ('Functions.%s')",
+            request.method,
+            request.path_qs,
+            response.status,
+            (time.perf_counter() - started) * 1000,
+            fn.name,
+        )
+        return response
 
 
 def _to_web_response(returned: Any, fn: IndexedFunction, outputs: dict[str, Any]) -> web.Response:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import azure.functions as func
 import httpx
@@ -88,3 +94,35 @@ def test_a_body_over_the_host_limit_is_refused_before_it_is_read(monkeypatch: py
 def test_the_route_prefix_comes_from_host_json() -> None:
     with RunningHost(make_app(), HostConfig(route_prefix="")) as bare:
         assert httpx.get(f"{bare.url}/echo/carol").json()["route"] == {"name": "carol"}
+
+
+def test_each_request_is_logged_once_with_its_status(host: RunningHost, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="local_runner"):
+        httpx.post(f"{host.url}/api/echo/alice?tag=a", content=b"x")
+        httpx.get(f"{host.url}/api/boom")
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    echo = re.compile(r"POST /api/echo/alice\?tag=a -> 201 in \d+ ms \('Functions.echo'\)")
+    boom = re.compile(r"GET /api/boom -> 500 in \d+ ms \('Functions.boom'\)")
+    assert any(echo.fullmatch(line) for line in lines), lines
+    assert any(boom.fullmatch(line) for line in lines), lines
+    assert not [line for line in lines if "Functions.echo" in line and "->" not in line], lines
+    assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records), "the 500's traceback is logged"
+
+
+def test_a_taken_port_is_one_clear_line_and_exit_status_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(tmp_path / "none.json")],
+            cwd=Path(__file__).resolve().parents[2],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert run.returncode == 1
+    assert f"Port {port} on 127.0.0.1 is already in use" in run.stderr
+    assert "RUN_ARGS='--port" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
