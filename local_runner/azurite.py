@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key: public, documented, and accepted by nothing but the emulator.
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -69,8 +73,15 @@ class Azurite:
         if self.in_memory:
             args.append("--inMemoryPersistence")
         self._log = open(self.location / "azurite.log", "ab")  # noqa: SIM115 - closed in stop()
+        # Its own session, so that Ctrl-C reaches the runner first and the runner stops it after the last
+        # invocation; and, on Linux, bound to this process's life, so that no emulator outlives a killed test run.
         self._process = subprocess.Popen(
-            args, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.location, start_new_session=True
+            args,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=self.location,
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 - prctl only
         )
         deadline = time.monotonic() + timeout
         for port in (self.ports.blob, self.ports.queue, self.ports.table):
@@ -116,6 +127,12 @@ class Azurite:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: have the kernel send SIGTERM when the parent dies, even of SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _accepts(host: str, port: int) -> bool:
