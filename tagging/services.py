@@ -62,9 +62,17 @@ def accept_upload(
     settings, images = ports.settings, ports.images
     who = caller(user_id)
     key = who.key
-    if declared_type and declared_type.lower().startswith("multipart/"):
+    declared = (declared_type or "").lower()
+    if declared.startswith("multipart/"):
         raise UnsupportedMediaError(
             "Send the image bytes as the request body (e.g. curl --data-binary @photo.jpg), not a multipart form."
+        )
+    if declared.startswith("application/x-www-form-urlencoded"):
+        # What `curl -d @photo.jpg` sends: the file with its line breaks removed. A JPEG may still decode, wrongly,
+        # so it is refused outright rather than stored damaged.
+        raise UnsupportedMediaError(
+            "This was sent as a form (curl -d), which strips line breaks and so damages images: send the bytes as "
+            "they are, with curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'."
         )
     if not data:
         raise EmptyUploadError("The request body is empty: send the image bytes as the body.")

@@ -45,8 +45,9 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> func.HttpResponse:
+    # The final newline keeps `curl` output off the shell prompt's line, as most JSON APIs do.
     return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False),
+        json.dumps(body, ensure_ascii=False) + "\n",
         status_code=status,
         headers=dict(headers or {}),
         mimetype="application/json",

@@ -134,6 +134,27 @@ def test_bad_uploads_get_a_json_error_and_store_nothing(
     assert ports.images.blobs == {}
 
 
+def test_json_bodies_end_with_a_newline(ports: Ports) -> None:
+    accepted, _ = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    refused, _ = post(b"", {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    assert accepted.get_body().endswith(b"}\n")
+    assert refused.get_body().endswith(b"}\n")
+
+
+def test_a_form_upload_from_curl_d_is_refused_with_the_command_that_works(ports: Ports) -> None:
+    # What `curl -d @photo.jpg` sends: the file without its line breaks, declared as a form. JPEG decoders
+    # tolerate much, so such bytes may still "decode": refused whatever they hold, before anything is stored.
+    damaged = image_bytes().replace(b"\n", b"").replace(b"\r", b"")
+    form = {"X-MS-CLIENT-PRINCIPAL-ID": "alice", "Content-Type": "application/x-www-form-urlencoded"}
+    for body in (damaged, image_bytes()):
+        response, job = post(body, form)
+        assert response.status_code == 415
+        assert "--data-binary @photo.jpg" in body_of(response)["error"]["message"]
+        assert job.value is None
+    assert isinstance(ports.images, FakeImageStore)
+    assert ports.images.blobs == {}
+
+
 def test_401_says_how_to_authenticate(ports: Ports) -> None:
     response, _ = post(image_bytes(), {})
     assert "WWW-Authenticate" in response.headers
