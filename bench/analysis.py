@@ -8,8 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.common import PHOTOS, RESULTS, Report, paired_medians, peak_rss_delta_mb
+from bench.common import RESULTS, Report, paired_medians, peak_rss_delta_mb
 from tagging import analysis
+from tests.images import PHOTOS
 
 TIME_TARGET = 1.25
 RSS_TARGET = 1.3

@@ -18,7 +18,6 @@ from tagging.config import DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_SETTING
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
-PHOTOS = ROOT.parent / "shared" / "photos"
 # tests/stack.py lowers the upload limit to test it quickly; the benchmarks run the app with its own defaults.
 APP_DEFAULTS = {MAX_UPLOAD_BYTES_SETTING: str(DEFAULT_MAX_UPLOAD_BYTES)}
 

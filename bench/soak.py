@@ -17,8 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import APP_DEFAULTS, PHOTOS, ROOT, Report
+from bench.common import APP_DEFAULTS, ROOT, Report
 from local_runner.azurite import Azurite, Ports
+from tests.images import PHOTOS
 from tests.stack import Stack, running_stack
 
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import struct
 import zlib
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 EXIF_ORIENTATION = 0x0112
+
+# Real camera photos are not part of the repository: tests and benchmarks use them when they are there, from
+# ../shared/photos beside the clone or the folder TAGGING_PHOTOS names, and do without them otherwise.
+PHOTOS = Path(os.environ.get("TAGGING_PHOTOS") or Path(__file__).resolve().parents[2] / "shared" / "photos")
+NO_PHOTOS = f"real photos not found at {PHOTOS} (set TAGGING_PHOTOS to a folder of JPEG photos)"
 
 
 def image_bytes(

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import image_bytes, save, scene
+from tests.images import PHOTOS, image_bytes, save, scene
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PHOTO = Path(__file__).resolve().parents[3] / "shared" / "photos" / "Dune.jpg"
+PHOTO = PHOTOS / "Dune.jpg"
 # As the machines here need them: no sandbox as root, and no background traffic to hosts it cannot reach.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip

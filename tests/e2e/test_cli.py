@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.images import image_bytes, save, scene
+from tests.images import PHOTOS, image_bytes, save, scene
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
-
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
 
 
 def cli(stack: Stack, user: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ import base64
 import io
 import json
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,13 +16,11 @@ from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_T
 from tagging.ports import Ports
 from tagging.services import accept_upload
 from tagging.storage import BlobImageStore, TableCatalog
-from tests.images import image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
+from tests.images import NO_PHOTOS, PHOTOS, image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
 from tests.runner.harness import b64, eventually, raw_messages
 from tests.stack import Stack
 
 pytestmark = pytest.mark.e2e
-
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
 
 
 def user() -> str:
@@ -136,7 +133,7 @@ def test_a_job_the_host_gave_up_on_records_a_failure_and_retry_brings_the_image_
     assert stack.call("POST", f"/api/images/{image_id}/retry", gina).status_code == 409
 
 
-@pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"real photos not found at {PHOTOS}")
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason=NO_PHOTOS)
 def test_real_camera_photos_are_tagged(stack: Stack) -> None:
     erin = user()
     expected = {"Wine_by_Jakkub_Mede.jpg": "portrait", "Dune.jpg": "landscape"}

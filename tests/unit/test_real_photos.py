@@ -1,17 +1,16 @@
-"""Real camera photos from ../shared/photos, when that folder exists (a clone elsewhere skips these)."""
+"""Real camera photos, when this machine has them (tests/images.py PHOTOS; skipped otherwise)."""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image, ImageFilter
 
 from tagging.analysis import analyse
+from tests.images import NO_PHOTOS, PHOTOS
 
-PHOTOS = Path(__file__).resolve().parents[3] / "shared" / "photos"
-pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason=f"real photos not found at {PHOTOS}")
+pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason=NO_PHOTOS)
 LIMIT = 100_000_000
 ALL = sorted(p.name for p in PHOTOS.glob("*.jpg")) if PHOTOS.is_dir() else []
 
