@@ -26,23 +26,13 @@ from azure.storage.queue import QueueClient
 
 from bench.common import Report, paired_medians
 from local_runner.azurite import Azurite, Ports
+from local_runner.functions import Out
 from tagging import analysis, bootstrap
 from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, RECORDS_TABLE
 from tests.images import save, scene
 
 TARGETS = {"upload": 1.2, "worker": 1.2, "read": 1.5}
 ROUNDS = 15
-
-
-class Out(func.Out[Any]):
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 class Unique:

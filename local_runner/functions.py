@@ -92,15 +92,17 @@ def _binding(raw: dict[str, Any]) -> Binding:
     return Binding(name=raw["name"], type=raw["type"], direction=str(raw.get("direction", "IN")).upper(), raw=raw)
 
 
-class _Out(func.Out[Any]):
+class Out(func.Out[Any]):
+    """An output binding's value holder, as the worker passes one to the function (tests call bodies with it)."""
+
     def __init__(self) -> None:
-        self._value: Any = None
+        self.value: Any = None
 
     def set(self, val: Any) -> None:
-        self._value = val
+        self.value = val
 
     def get(self) -> Any:
-        return self._value
+        return self.value
 
 
 @dataclass
@@ -120,7 +122,7 @@ async def invoke(
     `quiet` logs a success at DEBUG only: the HTTP server logs one line per request instead, with its status.
     """
     invocation_id = str(uuid.uuid4())
-    outs = {b.name: _Out() for b in fn.outputs if b.name != "$return"}
+    outs = {b.name: Out() for b in fn.outputs if b.name != "$return"}
     kwargs = {fn.trigger.name: trigger_value, **outs}
     level = logging.DEBUG if quiet else logging.INFO
     logger.log(level, "Executing 'Functions.%s' (Reason='%s', Id=%s)", fn.name, reason, invocation_id)

@@ -12,22 +12,12 @@ import pytest
 from azure.functions.queue import QueueMessage
 
 import function_app
+from local_runner.functions import Out
 from tagging import bootstrap
 from tagging.config import Settings
 from tagging.ports import Ports
 from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
 from tests.images import image_bytes
-
-
-class Out(func.Out[Any]):
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 @pytest.fixture
