@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -81,7 +82,7 @@ class Azurite:
             stderr=subprocess.STDOUT,
             cwd=self.location,
             start_new_session=True,
-            preexec_fn=_terminate_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 - prctl only
+            preexec_fn=terminate_with_parent(),  # noqa: PLW1509 - it only calls prctl
         )
         deadline = time.monotonic() + timeout
         for port in (self.ports.blob, self.ports.queue, self.ports.table):
@@ -129,10 +130,18 @@ class Azurite:
         self.stop()
 
 
-def _terminate_with_parent() -> None:
-    """In the child, before exec: have the kernel send SIGTERM when the parent dies, even of SIGKILL."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def terminate_with_parent() -> Callable[[], None] | None:
+    """A Popen `preexec_fn` that has the kernel SIGTERM the child when its parent dies, even of SIGKILL (Linux).
+
+    "Parent" is the thread that started the child: start long-lived children from the main thread.
+    """
+    if sys.platform != "linux":
+        return None
+
+    def bind() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return bind
 
 
 def _accepts(host: str, port: int) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from local_runner.azurite import terminate_with_parent
 from tagging.storage import StorageAccount
 from tests.runner.harness import eventually
 
@@ -79,8 +80,14 @@ def running_stack(
     }
     command = [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(log.with_suffix(".none"))]
     with log.open("wb") as out:
+        # Bound to this process's life: no runner outlives a killed test run.
         process = subprocess.Popen(
-            [*command, *args], cwd=repo_root, env=environment, stdout=out, stderr=subprocess.STDOUT
+            [*command, *args],
+            cwd=repo_root,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=terminate_with_parent(),  # noqa: PLW1509 - it only calls prctl
         )
     try:
         eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)

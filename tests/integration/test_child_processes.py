@@ -1,4 +1,4 @@
-"""The emulator the tests, the benchmarks and `make run` start is never left running behind them."""
+"""The emulator and runners that the tests, the benchmarks and `make run` start never outlive them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-STARTER = """
+AZURITE = """
 import sys, time
 from pathlib import Path
 from local_runner.azurite import Azurite, Ports
@@ -21,6 +21,18 @@ emulator = Azurite(Path(sys.argv[1]), Ports.free())
 emulator.start()
 print(emulator.pid, flush=True)
 time.sleep(600)
+"""
+
+# A runner as tests/stack.py starts it; no storage is needed for it to come up.
+RUNNER = """
+import sys, time
+from pathlib import Path
+from local_runner.azurite import Azurite, Ports
+from tests.stack import running_stack
+folder = Path(sys.argv[1])
+with running_stack(Azurite(folder, Ports.free()).connection_string, Path.cwd(), folder / "log") as stack:
+    print(stack.process.pid, flush=True)
+    time.sleep(600)
 """
 
 
@@ -32,10 +44,11 @@ def alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's wait() is missing
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the emulator is bound to its parent's life with Linux prctl")
-def test_azurite_stops_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+@pytest.mark.skipif(sys.platform != "linux", reason="children are bound to their parent's life with Linux prctl")
+@pytest.mark.parametrize("starter_code", [AZURITE, RUNNER], ids=["azurite", "runner"])
+def test_a_child_stops_when_the_process_that_started_it_is_killed(tmp_path: Path, starter_code: str) -> None:
     starter = subprocess.Popen(
-        [sys.executable, "-c", STARTER, str(tmp_path)],
+        [sys.executable, "-c", starter_code, str(tmp_path)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
@@ -49,4 +62,4 @@ def test_azurite_stops_when_the_process_that_started_it_is_killed(tmp_path: Path
     deadline = time.monotonic() + 15
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(pid), f"Azurite (pid {pid}) outlived the process that started it"
+    assert not alive(pid), f"pid {pid} outlived the process that started it"
