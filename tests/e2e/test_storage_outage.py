@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 
 UPLOADS = 32
 PACE = 0.4  # seconds between a client's uploads: the batch spans the outage
+PATIENCE = 90  # seconds a client keeps trying one upload
 
 
 @pytest.fixture
@@ -45,13 +46,19 @@ def test_an_outage_mid_batch_loses_nothing(own_azurite: Azurite, repo_root: Path
         accepted: dict[int, str] = {}
         lock = threading.Lock()
 
+        gave_up: dict[int, str] = {}
+
         def client(numbers: range) -> None:
             for n in numbers:
                 data = image_bytes("PNG", (40 + n, 30), (n * 9 % 256, 120, 200))
-                for _ in range(60):  # a patient client: tries again on 5xx and on connection errors
+                # A patient client: tries again on 5xx and on connection errors, for as long as a restart of the
+                # storage may take on a loaded machine.
+                deadline = time.monotonic() + PATIENCE
+                while time.monotonic() < deadline:
                     try:
                         response = stack.upload(data, who)
-                    except httpx.HTTPError:
+                    except httpx.HTTPError as exc:
+                        gave_up[n] = repr(exc)
                         time.sleep(0.5)
                         continue
                     with lock:
@@ -59,8 +66,10 @@ def test_an_outage_mid_batch_loses_nothing(own_azurite: Azurite, repo_root: Path
                     if response.status_code in (200, 202):
                         with lock:
                             accepted[n] = response.json()["id"]
+                            gave_up.pop(n, None)
                         time.sleep(PACE)
                         break
+                    gave_up[n] = f"{response.status_code} {response.text}"
                     assert response.status_code in (500, 503), response.text
                     if response.status_code == 503:
                         assert response.headers["retry-after"] == "5"
@@ -76,8 +85,8 @@ def test_an_outage_mid_batch_loses_nothing(own_azurite: Azurite, repo_root: Path
         assert stack.process.poll() is None, "the runner died with its storage"
         own_azurite.start()
         for thread in clients:
-            thread.join(120)
-        assert len(accepted) == UPLOADS
+            thread.join(PATIENCE * UPLOADS // 4)
+        assert len(accepted) == UPLOADS, f"uploads never accepted, with their last answer: {gave_up}"
         assert 503 in statuses, f"no upload met the outage, the test proved nothing: {statuses}"
         assert all(status in (200, 202, 500, 503) for status in statuses)
         for image_id in accepted.values():
