@@ -191,7 +191,7 @@ class Host:
         logger.info(
             "%s %s -> %d in %.0f ms ('Functions.%s')",
             request.method,
-            request.path_qs,
+            request.path,  # not the query: it may carry a function key (?code=)
             response.status,
             (time.perf_counter() - started) * 1000,
             fn.name,
