@@ -1,7 +1,9 @@
 """`tagging` / `python -m tagging`: a command-line client of the HTTP API (upload folders, search, wait, delete).
 
-It talks to the API like any client: over HTTP, with the identity header locally (`--user`) and a function key in
-Azure (`--key`, sent as `x-functions-key`). httpx and rich are imported here only: the function app never needs them.
+It talks to the API like any client, over HTTP. Locally it names the caller with the identity header (`--user`).
+In Azure it sends a function key (`--key`, as `x-functions-key`) and, behind App Service Authentication, an Entra ID
+access token (`--token`, as `Authorization: Bearer`) from which the platform sets the caller itself.
+httpx and rich are imported here only: the function app never needs them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +29,11 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".ti
 RETRIED_STATUSES = {429, 502, 503, 504}
 # A server that refuses connections is more often down than busy: fail fast rather than keep a user waiting.
 CONNECT_RETRIES = 2
+# Someone is waiting at a terminal: a server asking for a longer pause is retried sooner, then reported.
+MAX_RETRY_AFTER = 60.0
+TOKEN_HELP = "az account get-access-token --resource api://<client id> --query accessToken -o tsv"
+# Exit codes: 1 when the API refused something or an image failed, 2 when the API could not be reached.
+EXIT_FAILED, EXIT_UNREACHABLE = 1, 2
 
 
 class ApiError(Exception):
@@ -35,21 +44,32 @@ class ApiError(Exception):
 
 @dataclass
 class Client:
-    """The API over httpx, with timeouts and patient retries on 429/5xx-unavailable (honouring Retry-After)."""
+    """The API over httpx, with timeouts and patient retries on 429/5xx-unavailable (honouring Retry-After).
+
+    Every request is safe to repeat, uploads included: an image's id derives from its bytes, so a repeated upload
+    finds the first one.
+    """
 
     api: str
     user: str | None = None
     key: str | None = None
+    token: str | None = None
     retries: int = 5
     timeout: float = 60.0
 
     def __post_init__(self) -> None:
         headers = {}
-        if self.user:
+        if self.token:
+            # The platform sets X-MS-CLIENT-PRINCIPAL-ID from the validated token, replacing anything sent.
+            headers["Authorization"] = f"Bearer {self.token}"
+        elif self.user:
             headers["X-MS-CLIENT-PRINCIPAL-ID"] = self.user
         if self.key:
             headers["x-functions-key"] = self.key
         self._http = httpx.Client(base_url=self.api.rstrip("/"), headers=headers, timeout=self.timeout)
+
+    def close(self) -> None:
+        self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(self.retries + 1):
@@ -58,11 +78,10 @@ class Client:
             except httpx.TransportError:
                 if attempt >= CONNECT_RETRIES:
                     raise
-                time.sleep(min(10.0, 0.5 * 2**attempt))
+                time.sleep(_backoff(attempt))
                 continue
             if response.status_code in RETRIED_STATUSES and attempt < self.retries:
-                wait = response.headers.get("retry-after", "")
-                time.sleep(float(wait) if wait.isdigit() else min(10.0, 0.5 * 2**attempt))
+                time.sleep(_retry_delay(response, attempt))
                 continue
             if response.status_code >= 400:
                 raise _error(response)
@@ -105,6 +124,24 @@ class Client:
         self.request("DELETE", f"/api/images/{quote(image_id, safe='')}")
 
 
+def _backoff(attempt: int) -> float:
+    return min(10.0, 0.5 * 2.0**attempt)
+
+
+def _retry_delay(response: httpx.Response, attempt: int) -> float:
+    """The pause the server asks for in Retry-After (seconds or an HTTP date); without one, exponential backoff."""
+    value = response.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return min(MAX_RETRY_AFTER, float(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return _backoff(attempt)
+    if when.tzinfo is None:  # "-0000": a date in UTC
+        when = when.replace(tzinfo=UTC)
+    return min(MAX_RETRY_AFTER, max(0.0, (when - datetime.now(UTC)).total_seconds()))
+
+
 def _error(response: httpx.Response) -> ApiError:
     try:
         error = response.json()["error"]
@@ -131,18 +168,21 @@ def image_files(paths: Sequence[str], recursive: bool) -> list[Path]:
 
 
 def cmd_upload(client: Client, args: argparse.Namespace) -> int:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     files = image_files(args.paths, args.recursive)
     if not files:
         print("tagging: no image files found", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     results: list[dict[str, Any]] = []
+    unreachable: httpx.TransportError | None = None  # no connection at all, unlike a slow answer
+    # On stderr, and only on a terminal: stdout carries the results (JSON with --json), whatever it is piped to.
     progress = Progress(
         TextColumn("[bold]Uploading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        disable=args.json or not sys.stderr.isatty(), transient=False,
+        console=Console(stderr=True), disable=not sys.stderr.isatty(), transient=False,
     )  # fmt: skip
-    with progress, ThreadPoolExecutor(max_workers=max(1, args.concurrency)) as pool:
+    with progress, ThreadPoolExecutor(max_workers=args.concurrency) as pool:
         task = progress.add_task("upload", total=len(files))
         futures = {pool.submit(client.upload, path): path for path in files}
         for future in as_completed(futures):
@@ -150,6 +190,14 @@ def cmd_upload(client: Client, args: argparse.Namespace) -> int:
             try:
                 body = future.result()
                 results.append({"file": str(path), "id": body["id"], "status": body["status"]})
+            except CancelledError:
+                results.append({"file": str(path), "error": "not sent: the API could not be reached"})
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                results.append({"file": str(path), "error": f"cannot reach {args.api}: {exc}"})
+                if unreachable is None:  # the others would only wait out the same failure, one by one
+                    unreachable = exc
+                    for other in futures:
+                        other.cancel()
             except (ApiError, httpx.HTTPError, OSError) as exc:
                 results.append({"file": str(path), "error": str(exc)})
             progress.advance(task)
@@ -160,7 +208,10 @@ def cmd_upload(client: Client, args: argparse.Namespace) -> int:
         for result in failed:
             print(f"failed  {result['file']}: {result['error']}", file=sys.stderr)
         print(f"{len(results) - len(failed)} uploaded, {len(failed)} failed")
-    return 1 if failed else 0
+    if unreachable is not None:
+        print(f"tagging: cannot reach {args.api}: {unreachable}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED if failed else 0
 
 
 def cmd_show(client: Client, args: argparse.Namespace) -> int:
@@ -211,71 +262,147 @@ def cmd_wait(client: Client, args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     pending = list(dict.fromkeys(args.ids))
     final: dict[str, dict[str, Any]] = {}
-    while pending and time.monotonic() < deadline:
+    not_found: dict[str, str] = {}
+    while pending:
         for image_id in list(pending):
-            image = client.show(image_id)
+            try:
+                image = client.show(image_id)
+            except ApiError as exc:
+                # This id can never be tagged (unknown, or not an id at all); anything else concerns every id.
+                if exc.status not in (400, 404):
+                    raise
+                not_found[image_id] = exc.message
+                pending.remove(image_id)
+                continue
             if image["status"] != "pending":
                 final[image_id] = image
                 pending.remove(image_id)
-        if pending:
-            time.sleep(args.interval)
+        left = deadline - time.monotonic()
+        if not pending or left <= 0:
+            break
+        time.sleep(min(args.interval, left))
     if args.json:
-        print(json.dumps({"done": list(final.values()), "still_pending": pending}, indent=2))
+        outcome = {"done": list(final.values()), "still_pending": pending, "not_found": list(not_found)}
+        print(json.dumps(outcome, indent=2))
     else:
         for image_id, image in final.items():
             print(f"{image_id}  {image['status']}" + (f"  ({image['error']})" if image.get("error") else ""))
+        for image_id, reason in not_found.items():
+            print(f"{image_id}  not found: {reason}", file=sys.stderr)
         for image_id in pending:
-            print(f"{image_id}  still pending after {args.timeout:.0f}s", file=sys.stderr)
-    return 1 if pending or any(image["status"] != "done" for image in final.values()) else 0
+            print(f"{image_id}  still pending after {args.timeout:g}s", file=sys.stderr)
+    unfinished = pending or not_found or any(image["status"] != "done" for image in final.values())
+    return EXIT_FAILED if unfinished else 0
+
+
+# -- arguments ----------------------------------------------------------------------------------------------
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not more than 0")
+        return value
+
+    return parse
+
+
+def _api_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} (--api or TAGGING_API) is not a URL: start it with http:// or https://"
+        )
+    return text
+
+
+def _connection_options(parser: argparse.ArgumentParser, *, with_defaults: bool) -> None:
+    """The options every command shares, accepted before or after the command's name.
+
+    Only the root parser holds their defaults; a command's copies have none (SUPPRESS), so a value given before
+    the command's name is not reset by the command's parser, and one given after it wins.
+    """
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    env = os.environ
+    options = parser.add_argument_group("connection and output (before or after the command)")
+    options.add_argument("--api", type=_api_url, default=default(env.get("TAGGING_API") or DEFAULT_API),
+                         help=f"API base URL [$TAGGING_API, else {DEFAULT_API}]")  # fmt: skip
+    options.add_argument("--user", default=default(env.get("TAGGING_USER") or None),
+                         help="caller identity header, for local use [$TAGGING_USER]")  # fmt: skip
+    options.add_argument("--key", default=default(env.get("TAGGING_KEY") or None),
+                         help="function key, sent as x-functions-key [$TAGGING_KEY]")  # fmt: skip
+    options.add_argument("--token", default=default(env.get("TAGGING_TOKEN") or None),
+                         help=f"Entra ID access token for App Service Authentication, sent as Authorization: Bearer; "
+                              f"replaces --user [$TAGGING_TOKEN] (get one: {TOKEN_HELP})")  # fmt: skip
+    options.add_argument("--json", action="store_true", default=default(False), help="print JSON for scripts")
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="tagging", description="Upload images, search them by tag, and more.")
-    root.add_argument("--api", default=os.environ.get("TAGGING_API", DEFAULT_API), help=f"API base URL [{DEFAULT_API}]")
-    root.add_argument("--user", default=os.environ.get("TAGGING_USER"), help="identity header value (local use)")
-    root.add_argument("--key", default=os.environ.get("TAGGING_KEY"), help="function key, sent as x-functions-key")
-    root.add_argument("--json", action="store_true", help="print JSON for scripts")
+    _connection_options(root, with_defaults=True)
     commands = root.add_subparsers(dest="command", required=True)
 
-    upload = commands.add_parser("upload", help="upload image files or folders")
+    def command(name: str, run: Callable[[Client, argparse.Namespace], int], summary: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary)
+        _connection_options(sub, with_defaults=False)
+        sub.set_defaults(run=run)
+        return sub
+
+    upload = command("upload", cmd_upload, "upload image files or folders")
     upload.add_argument("paths", nargs="+")
     upload.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
-    upload.add_argument("--concurrency", "-c", type=int, default=4, help="parallel uploads [4]")
-    upload.set_defaults(run=cmd_upload)
+    upload.add_argument("--concurrency", "-c", type=_positive(int), default=4, help="parallel uploads [4]")
 
-    show = commands.add_parser("show", help="one image with its tags")
+    show = command("show", cmd_show, "one image with its tags")
     show.add_argument("id")
-    show.set_defaults(run=cmd_show)
 
-    search = commands.add_parser("search", help="images carrying all the tags (all images without tags)")
+    search = command("search", cmd_search, "images carrying all the tags (all images without tags)")
     search.add_argument("tags", nargs="*")
-    search.add_argument("--limit", type=int, help="stop after this many")
-    search.set_defaults(run=cmd_search)
+    search.add_argument("--limit", type=_positive(int), help="stop after this many")
 
-    tags = commands.add_parser("tags", help="your tags with their image counts")
-    tags.set_defaults(run=cmd_tags)
+    command("tags", cmd_tags, "your tags with their image counts")
 
-    delete = commands.add_parser("delete", help="delete an image")
+    delete = command("delete", cmd_delete, "delete an image")
     delete.add_argument("id")
-    delete.set_defaults(run=cmd_delete)
 
-    wait = commands.add_parser("wait", help="wait until images are tagged")
+    wait = command("wait", cmd_wait, "wait until images are tagged; unknown ids are reported, not waited for")
     wait.add_argument("ids", nargs="+")
-    wait.add_argument("--timeout", type=float, default=120.0)
-    wait.add_argument("--interval", type=float, default=0.5)
-    wait.set_defaults(run=cmd_wait)
+    wait.add_argument("--timeout", type=_positive(float), default=120.0, help="give up after this many seconds [120]")
+    wait.add_argument("--interval", type=_positive(float), default=0.5, help="seconds between checks [0.5]")
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    client = Client(args.api, user=args.user, key=args.key)
+    token = (args.token or "").strip() or None
+    if token and args.user:
+        print("tagging: --user is ignored with --token: the platform takes the caller from the token", file=sys.stderr)
+    client = Client(args.api, user=args.user, key=args.key, token=token)
     try:
         code: int = args.run(client, args)
         return code
     except ApiError as exc:
         print(f"tagging: {exc.message} ({exc.status} {exc.code})", file=sys.stderr)
-        return 1
+        if exc.status == 401 and exc.code == "http_error":  # refused by the platform, before the app
+            print(_sign_in_hint(token), file=sys.stderr)
+        return EXIT_FAILED
     except httpx.HTTPError as exc:
         print(f"tagging: cannot reach {args.api}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_UNREACHABLE
+    finally:
+        client.close()
+
+
+def _sign_in_hint(token: str | None) -> str:
+    if token:
+        return f"tagging: the token was refused; it may have expired. Get a new one: {TOKEN_HELP}"
+    return (
+        "tagging: the API wants credentials: a function key (--key or TAGGING_KEY) and, behind App Service "
+        f"Authentication, an access token (--token or TAGGING_TOKEN; get one: {TOKEN_HELP})"
+    )

@@ -64,7 +64,7 @@ def test_upload_a_folder_wait_search_show_tags_and_delete(stack: Stack, folder: 
     counts = {t["name"]: t["count"] for t in cli_json(stack, who, "tags")}
     assert counts["format:jpeg"] == expected - 1
 
-    assert cli(stack, who, "delete", shown["id"]).returncode == 0
+    assert cli_json(stack, who, "delete", shown["id"]) == {"id": shown["id"], "deleted": True}
     assert len(cli_json(stack, who, "search")) == expected - 1
     missing = cli(stack, who, "show", shown["id"])
     assert missing.returncode == 1
@@ -81,6 +81,17 @@ def test_a_failed_upload_is_reported_and_the_exit_code_says_so(stack: Stack, tmp
     assert "not an image" in result.stderr
 
 
+def test_a_failed_upload_has_its_reason_in_the_json_too(stack: Stack, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("named on the command line, so sent, and refused")
+    (tmp_path / "real.png").write_bytes(image_bytes("PNG", (12, 12)))
+    files = [str(tmp_path / "notes.txt"), str(tmp_path / "real.png")]
+    result = cli(stack, f"cli-{uuid.uuid4().hex[:8]}", "upload", *files, "--json")
+    assert result.returncode == 1
+    by_name = {Path(r["file"]).name: r for r in json.loads(result.stdout)}
+    assert "id" in by_name["real.png"]
+    assert "not an image" in by_name["notes.txt"]["error"]
+
+
 def test_human_output_is_readable(stack: Stack, folder: Path) -> None:
     who = f"cli-{uuid.uuid4().hex[:8]}"
     upload = cli(stack, who, "upload", str(folder / "red.png"))
@@ -93,8 +104,23 @@ def test_human_output_is_readable(stack: Stack, folder: Path) -> None:
     assert "analysis" in shown.stdout
 
 
-def test_an_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "tagging", "--api", "http://127.0.0.1:9", "--user", "x", "tags"]
-    result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert "cannot reach http://127.0.0.1:9" in result.stderr
+def test_options_after_the_command_and_an_unknown_id_in_wait(stack: Stack, folder: Path) -> None:
+    who = f"cli-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "tagging", "upload", str(folder / "red.png"), "--api", stack.url, "--user", who]
+    uploaded = subprocess.run([*command, "--json"], check=False, capture_output=True, text=True, timeout=180)
+    assert uploaded.returncode == 0, uploaded.stderr
+    (red,) = json.loads(uploaded.stdout)
+    unknown = uuid.uuid4().hex
+
+    waited = cli(stack, who, "wait", unknown, red["id"], "--timeout", "60", "--json")
+
+    assert waited.returncode == 1
+    body = json.loads(waited.stdout)
+    assert [image["id"] for image in body["done"]] == [red["id"]]
+    assert body["done"][0]["status"] == "done"
+    assert body["not_found"] == [unknown]
+    assert body["still_pending"] == []
+    human = cli(stack, who, "wait", unknown, red["id"])
+    assert human.returncode == 1
+    assert human.stdout == f"{red['id']}  done\n"
+    assert f"{unknown}  not found" in human.stderr

@@ -1,0 +1,451 @@
+"""The command-line client against a tiny real HTTP server that answers from a script and records what it received."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tagging import cli
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGE_ID = "0123456789abcdef0123456789abcdef"
+OTHER_ID = "fedcba9876543210fedcba9876543210"
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    at: float
+
+
+class StubApi:
+    """Answers each request with the next scripted answer for its method and path (the last one repeats)."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self._script: dict[tuple[str, str], list[Answer]] = {}
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                answer = stub.next_answer(self.command, self.path.split("?")[0])
+                with stub._lock:
+                    headers = {name.lower(): value for name, value in self.headers.items()}
+                    stub.received.append(Received(self.command, self.path, headers, time.monotonic()))
+                data = json.dumps(answer.body).encode() if answer.body is not None else b""
+                self.send_response(answer.status)
+                for name, value in {"Content-Type": "application/json", **answer.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+
+    def on(self, method: str, path: str, *answers: Answer) -> None:
+        self._script[(method, path)] = list(answers)
+
+    def next_answer(self, method: str, path: str) -> Answer:
+        with self._lock:
+            answers = self._script.get((method, path))
+            if not answers:
+                return Answer(404, {"error": {"code": "not_found", "message": f"No route {method} {path}."}})
+            return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def serve(self) -> Iterator[StubApi]:
+        thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+            thread.join()
+
+
+def image(image_id: str = IMAGE_ID, status: str = "done") -> dict[str, Any]:
+    return {"id": image_id, "status": status, "tags": [{"name": "color:red", "confidence": 0.9, "source": "analysis"}],
+            "width": 8, "height": 8, "format": "png", "uploaded_at": "2024-05-01T10:00:00Z"}  # fmt: skip
+
+
+@pytest.fixture
+def api() -> Iterator[StubApi]:
+    yield from StubApi().serve()
+
+
+@pytest.fixture(autouse=True)
+def no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("TAGGING_API", "TAGGING_USER", "TAGGING_KEY", "TAGGING_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# -- retries --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_answer_is_retried_after_the_pause_the_server_asks_for(
+    api: StubApi, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    busy = Answer(status, {"error": {"code": "busy", "message": "Try again."}}, {"Retry-After": "1"})
+    api.on("GET", "/api/tags", busy, Answer(200, {"tags": [{"name": "color:red", "count": 2}]}))
+
+    code, out, _ = run(capsys, "--api", api.url, "--user", "alice", "--json", "tags")
+
+    assert code == 0
+    assert json.loads(out) == [{"name": "color:red", "count": 2}]
+    first, second = api.received
+    assert second.at - first.at >= 0.95
+
+
+def test_retry_after_may_be_an_http_date(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
+    busy = Answer(503, {"error": {"code": "storage_unavailable", "message": "Soon."}}, {"Retry-After": later})
+    api.on("GET", "/api/tags", busy, Answer(200, {"tags": []}))
+
+    code, _, _ = run(capsys, "--api", api.url, "--user", "alice", "tags")
+
+    assert code == 0
+    first, second = api.received
+    assert second.at - first.at >= 0.95  # the date has whole seconds: between one and two seconds from now
+
+
+def test_an_api_that_stays_unavailable_is_reported_after_the_retries(
+    api: StubApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    down = Answer(503, {"error": {"code": "storage_unavailable", "message": "Storage is down."}}, {"Retry-After": "0"})
+    api.on("GET", "/api/tags", down)
+
+    code, out, err = run(capsys, "--api", api.url, "--user", "alice", "--json", "tags")
+
+    assert code == 1
+    assert out == ""
+    assert "Storage is down. (503 storage_unavailable)" in err
+    assert len(api.received) == 1 + cli.Client("http://x").retries
+
+
+def test_a_refused_request_is_not_retried(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(404, {"error": {"code": "not_found", "message": "No image."}}))
+
+    code, _, err = run(capsys, "--api", api.url, "--user", "alice", "show", IMAGE_ID)
+
+    assert code == 1
+    assert "No image. (404 not_found)" in err
+    assert len(api.received) == 1
+
+
+# -- who the caller is ----------------------------------------------------------------------------------------
+
+
+def test_settings_come_from_the_environment(
+    api: StubApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.on("GET", "/api/tags", Answer(200, {"tags": []}))
+    monkeypatch.setenv("TAGGING_API", api.url)
+    monkeypatch.setenv("TAGGING_USER", "alice")
+    monkeypatch.setenv("TAGGING_KEY", "the-function-key")
+
+    code, out, _ = run(capsys, "--json", "tags")
+
+    assert (code, json.loads(out)) == (0, [])
+    (sent,) = api.received
+    assert sent.headers["x-ms-client-principal-id"] == "alice"
+    assert sent.headers["x-functions-key"] == "the-function-key"
+    assert "authorization" not in sent.headers
+
+
+def test_options_override_the_environment(
+    api: StubApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.on("GET", "/api/tags", Answer(200, {"tags": []}))
+    monkeypatch.setenv("TAGGING_API", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("TAGGING_USER", "alice")
+    monkeypatch.setenv("TAGGING_KEY", "old-key")
+
+    code, _, _ = run(capsys, "--api", api.url, "--user", "bob", "tags", "--key", "new-key")
+
+    assert code == 0
+    (sent,) = api.received
+    assert (sent.headers["x-ms-client-principal-id"], sent.headers["x-functions-key"]) == ("bob", "new-key")
+
+
+def test_a_token_is_sent_as_bearer_and_the_platform_names_the_caller(
+    api: StubApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.on("GET", "/api/tags", Answer(200, {"tags": []}))
+    monkeypatch.setenv("TAGGING_TOKEN", "eyJ0eXAi.payload.signature\n")  # as `$(az ... -o tsv)` may leave it
+
+    code, _, err = run(capsys, "--api", api.url, "--user", "alice", "--key", "k", "tags")
+
+    assert code == 0
+    (sent,) = api.received
+    assert sent.headers["authorization"] == "Bearer eyJ0eXAi.payload.signature"
+    assert sent.headers["x-functions-key"] == "k"
+    assert "x-ms-client-principal-id" not in sent.headers
+    assert "--user is ignored with --token" in err
+
+
+def test_a_token_option_needs_no_user(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
+    api.on("GET", "/api/tags", Answer(200, {"tags": []}))
+
+    code, _, err = run(capsys, "tags", "--api", api.url, "--token", "abc")
+
+    assert (code, err) == (0, "")
+    (sent,) = api.received
+    assert sent.headers["authorization"] == "Bearer abc"
+    assert "x-ms-client-principal-id" not in sent.headers
+
+
+@pytest.mark.parametrize(("token", "advice"), [(None, "--token or TAGGING_TOKEN"), ("expired", "may have expired")])
+def test_a_refusal_by_the_platform_says_how_to_sign_in(
+    api: StubApi, capsys: pytest.CaptureFixture[str], token: str | None, advice: str
+) -> None:
+    # What App Service Authentication answers before the app runs: 401 with no JSON body.
+    api.on("GET", "/api/tags", Answer(401, None, {"WWW-Authenticate": "Bearer"}))
+
+    code, _, err = run(capsys, "--api", api.url, "tags", *(["--token", token] if token else []))
+
+    assert code == 1
+    assert "(401 http_error)" in err
+    assert advice in err
+    assert "az account get-access-token --resource api://<client id>" in err
+
+
+# -- options before or after the command ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["--api", "{url}", "--user", "alice", "--key", "k", "--json", "show", IMAGE_ID],
+        ["show", IMAGE_ID, "--api", "{url}", "--user", "alice", "--key", "k", "--json"],
+        ["show", "--json", "--key", "k", IMAGE_ID, "--user", "alice", "--api", "{url}"],
+        ["--api", "{url}", "--json", "show", "--user", "alice", IMAGE_ID, "--key", "k"],
+    ],
+)
+def test_shared_options_work_before_and_after_the_command(
+    api: StubApi, capsys: pytest.CaptureFixture[str], order: list[str]
+) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image()))
+
+    code, out, _ = run(capsys, *(arg.replace("{url}", api.url) for arg in order))
+
+    assert code == 0
+    assert json.loads(out)["id"] == IMAGE_ID
+    (sent,) = api.received
+    assert (sent.headers["x-ms-client-principal-id"], sent.headers["x-functions-key"]) == ("alice", "k")
+
+
+def test_an_option_after_the_command_wins_over_the_same_one_before_it(
+    api: StubApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.on("GET", "/api/tags", Answer(200, {"tags": []}))
+
+    code, _, _ = run(capsys, "--api", f"http://127.0.0.1:{free_port()}", "--user", "a", "tags", "--api", api.url)
+
+    assert code == 0
+    assert [r.headers["x-ms-client-principal-id"] for r in api.received] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--api", "127.0.0.1:7071", "tags"], "is not a URL"),
+        (["wait", "--timeout", "0", IMAGE_ID], "0 is not more than 0"),
+        (["upload", "--concurrency", "none", "."], "'none' is not a number"),
+    ],
+)
+def test_bad_options_fail_before_any_request(
+    capsys: pytest.CaptureFixture[str], args: list[str], complaint: str
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(args)
+    assert exit.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+# -- an API that cannot be reached ----------------------------------------------------------------------------
+
+
+def test_an_unreachable_api_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    code, out, err = run(capsys, "--api", url, "--user", "alice", "--json", "tags")
+
+    assert code == 2
+    assert out == ""
+    assert f"tagging: cannot reach {url}:" in err
+
+
+def test_an_upload_to_an_unreachable_api_stops_early_and_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for number in range(12):
+        (tmp_path / f"{number:02}.png").write_bytes(b"\x89PNG not really")
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+
+    code, out, err = run(capsys, "--api", url, "--user", "alice", "upload", "--concurrency", "2", str(tmp_path))
+
+    assert code == 2
+    # Two uploads at a time, each retrying its connection for about 1.5 s: the rest are never sent.
+    assert time.monotonic() - started < 6
+    assert "0 uploaded, 12 failed" in out
+    assert "not sent: the API could not be reached" in err
+    assert f"tagging: cannot reach {url}:" in err
+
+
+# -- wait -----------------------------------------------------------------------------------------------------
+
+
+def test_wait_reports_an_unknown_id_and_keeps_waiting_for_the_others(
+    api: StubApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image(status="pending")), Answer(200, image()))
+
+    code, out, _ = run(capsys, "--api", api.url, "--user", "a", "--json", "wait", OTHER_ID, IMAGE_ID, "not-an-id")
+
+    assert code == 1
+    waited = json.loads(out)
+    assert [done["id"] for done in waited["done"]] == [IMAGE_ID]
+    assert waited["still_pending"] == []
+    assert waited["not_found"] == [OTHER_ID, "not-an-id"]
+
+
+def test_wait_names_unknown_ids_on_stderr(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image()))
+
+    code, out, err = run(capsys, "--api", api.url, "--user", "a", "wait", IMAGE_ID, OTHER_ID)
+
+    assert code == 1
+    assert out == f"{IMAGE_ID}  done\n"
+    assert f"{OTHER_ID}  not found: No route GET /api/images/{OTHER_ID}." in err
+
+
+def test_wait_gives_up_after_its_timeout(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image(status="pending")))
+    started = time.monotonic()
+
+    code, out, _ = run(capsys, "--api", api.url, "--user", "a", "--json", "wait", IMAGE_ID, "--timeout", "1")
+
+    assert code == 1
+    assert 1 <= time.monotonic() - started < 3
+    assert json.loads(out) == {"done": [], "still_pending": [IMAGE_ID], "not_found": []}
+    assert len(api.received) >= 2  # checked again and again until the timeout
+
+
+def test_wait_stops_on_an_error_that_concerns_every_id(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(401, {"error": {"code": "unauthenticated", "message": "Sign in."}}))
+
+    code, out, err = run(capsys, "--api", api.url, "--json", "wait", IMAGE_ID)
+
+    assert (code, out) == (1, "")
+    assert "Sign in. (401 unauthenticated)" in err
+
+
+# -- output ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["show", IMAGE_ID], image()),
+        (["search", "color:red"], [image()]),
+        (["tags"], [{"name": "color:red", "count": 1}]),
+        (["delete", IMAGE_ID], {"id": IMAGE_ID, "deleted": True}),
+        (["wait", IMAGE_ID], {"done": [image()], "still_pending": [], "not_found": []}),
+    ],
+)
+def test_json_output_of_every_command_is_json_and_nothing_else(
+    api: StubApi, capsys: pytest.CaptureFixture[str], command: list[str], expected: Any
+) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image()))
+    api.on("DELETE", f"/api/images/{IMAGE_ID}", Answer(204))
+    api.on("GET", "/api/images", Answer(200, {"items": [image()], "continuation": None}))
+    api.on("GET", "/api/tags", Answer(200, {"tags": [{"name": "color:red", "count": 1}]}))
+
+    code, out, _ = run(capsys, "--api", api.url, "--user", "a", *command, "--json")
+
+    assert code == 0
+    assert json.loads(out) == expected
+
+
+def test_the_progress_bar_goes_to_the_terminal_on_stderr_and_stdout_keeps_only_json(
+    api: StubApi, tmp_path: Path
+) -> None:
+    api.on("POST", "/api/images", Answer(201, {"id": IMAGE_ID, "status": "pending"}))
+    for name in ("a.png", "b.jpg", "c.gif"):
+        (tmp_path / name).write_bytes(b"pixels")
+    terminal, stderr = pty.openpty()
+    command = [sys.executable, "-m", "tagging", "upload", str(tmp_path), "--api", api.url, "--user", "a", "--json"]
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    with subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=stderr) as process:
+        os.close(stderr)
+        shown = bytearray()
+        reader = threading.Thread(target=lambda: shown.extend(read_all(terminal)))
+        reader.start()
+        out, _ = process.communicate(timeout=60)
+        reader.join(10)
+    os.close(terminal)
+
+    assert process.returncode == 0
+    assert sorted(Path(result["file"]).name for result in json.loads(out)) == ["a.png", "b.jpg", "c.gif"]
+    assert "Uploading" in shown.decode(errors="replace")
+    assert "3/3" in shown.decode(errors="replace")
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the other end of the terminal closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
