@@ -1,11 +1,22 @@
 // The page is a client of the same HTTP API as the command line: no framework, no CDN, works offline.
 "use strict";
 
-const MAX_BYTES = 20 * 1024 * 1024;
-const POLL_MS = 1500;
+const POLL_MS = 1500;  // while this page's own uploads are being tagged
+// Otherwise, while the tab is visible, the gallery is listed again now and then: it picks up images uploaded
+// elsewhere (another tab, the command line) or before the page was reloaded, which nothing here is polling.
+const RELIST_MS = 20000;
+const PAGE_SIZE = 60;
 const $ = (id) => document.getElementById(id);
 
-const state = { tags: [], continuation: null, pending: new Set(), thumbnails: new Map(), signedIn: false };
+const state = {
+  auth: "local",       // "local": the typed user name; "signed-in" / "signed-out": App Service Authentication
+  tags: [],            // the search
+  pages: 1,            // how many pages "Load more" has shown: a refresh lists as many again
+  items: [],           // what the gallery shows, in order
+  continuation: null,
+  pending: new Map(),  // id -> the identity headers it was uploaded with, until it is tagged
+  thumbnails: new Map(),
+};
 
 // -- identity: App Service Authentication in Azure, a typed user name locally --------------------------------
 
@@ -13,42 +24,75 @@ function headers(extra = {}) {
   const result = { ...extra };
   const user = $("user").value.trim();
   const key = $("key").value.trim();
-  if (!state.signedIn && user) result["X-MS-CLIENT-PRINCIPAL-ID"] = user;
+  if (state.auth === "local" && user) result["X-MS-CLIENT-PRINCIPAL-ID"] = user;
   if (key) result["x-functions-key"] = key;
   return result;
 }
 
+// With App Service Authentication, /.auth/me answers 200 with the principal, or 401 to someone not signed in.
+// Without it (the local runner, Core Tools, authentication off) there is no /.auth: the user field applies.
 async function detectSignIn() {
+  let principals;
   try {
     const response = await fetch("/.auth/me", { credentials: "same-origin" });
-    if (!response.ok) return;
-    const principals = await response.json();
-    const me = Array.isArray(principals) && principals[0];
-    if (me && me.user_id) {
-      state.signedIn = true;
-      $("signed-in-name").textContent = me.user_id;
-      $("signed-in").hidden = false;
-      $("user-label").hidden = true;
-    }
-  } catch (_) { /* not on App Service: the user field applies */ }
+    if (response.status === 401) return showAuth("signed-out");
+    if (!response.ok) return showAuth("local");
+    principals = await response.json();
+  } catch (_) {
+    return showAuth("local");
+  }
+  if (!Array.isArray(principals)) return showAuth("local");
+  const me = principals[0];
+  $("signed-in-name").textContent = me?.user_id || "";
+  return showAuth(me?.user_id ? "signed-in" : "signed-out");
 }
 
-for (const field of ["user", "key"]) {
-  $(field).value = localStorage.getItem(`tagging.${field}`) || "";
-  $(field).addEventListener("change", () => {
-    localStorage.setItem(`tagging.${field}`, $(field).value.trim());
-    refresh();
-  });
+function showAuth(mode) {
+  state.auth = mode;
+  $("user-label").hidden = mode !== "local";
+  $("signed-in").hidden = mode !== "signed-in";
+  $("signed-out").hidden = mode !== "signed-out";
 }
+
+// The user name is remembered; the function key is a secret, kept for this tab's session only.
+localStorage.removeItem("tagging.key");  // where earlier versions of this page kept it
+$("user").value = localStorage.getItem("tagging.user") || "";
+$("key").value = sessionStorage.getItem("tagging.key") || "";
+$("user").addEventListener("change", () => {
+  localStorage.setItem("tagging.user", $("user").value.trim());
+  state.pages = 1;
+  refresh();
+});
+$("key").addEventListener("change", () => {
+  sessionStorage.setItem("tagging.key", $("key").value.trim());
+  refresh();
+});
 
 // -- API -----------------------------------------------------------------------------------------------------
 
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
 async function api(method, path, options = {}) {
-  const response = await fetch(path, { method, headers: headers(options.headers), body: options.body });
+  let response;
+  try {
+    response = await fetch(path, { method, headers: options.as || headers(), body: options.body });
+  } catch (_) {
+    throw new ApiError("The app cannot be reached: is it running?", 0);
+  }
   if (response.status === 204) return null;
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
-  if (!response.ok) throw new Error(body?.error?.message || `${response.status} ${response.statusText}`);
+  if (!response.ok) throw new ApiError(body?.error?.message || `${response.status} ${response.statusText}`, response.status);
   return body;
+}
+
+function setStatus(text) {
+  // Unchanged text is left alone: the status is a live region, and a periodic refresh must not re-announce it.
+  if ($("status").textContent !== text) $("status").textContent = text;
 }
 
 // -- uploads -------------------------------------------------------------------------------------------------
@@ -74,14 +118,13 @@ function upload(file) {
     finish(row, "not an image", "error");
     return Promise.resolve();
   }
-  if (file.size > MAX_BYTES) {
-    finish(row, "too large (20 MB at most)", "error");
-    return Promise.resolve();
-  }
+  // No size check here: the limit is the app's setting, and the app refuses an oversized file from its
+  // Content-Length, before the body is read, with a message that states the limit.
+  const identity = headers();
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
     request.open("POST", "/api/images");
-    for (const [name, value] of Object.entries(headers())) request.setRequestHeader(name, value);
+    for (const [name, value] of Object.entries(identity)) request.setRequestHeader(name, value);
     request.setRequestHeader("Content-Disposition", `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`);
     request.upload.onprogress = (event) => {
       if (event.lengthComputable) row.querySelector("progress").value = (100 * event.loaded) / event.total;
@@ -92,11 +135,12 @@ function upload(file) {
       if (request.status === 202 || request.status === 200) {
         row.querySelector("progress").value = 100;
         finish(row, body.status === "pending" ? "tagging…" : body.status, "done");
-        state.pending.add(body.id);
+        state.pending.set(body.id, identity);
         row.dataset.id = body.id;
         schedulePoll();
       } else {
-        finish(row, body?.error?.message || `failed (${request.status})`, "error");
+        const fallback = request.status === 413 ? "too large for the app" : `failed (${request.status})`;
+        finish(row, body?.error?.message || fallback, "error");
       }
       resolve();
     };
@@ -127,23 +171,54 @@ $("files").addEventListener("change", (event) => { uploadAll([...event.target.fi
 
 // -- gallery -------------------------------------------------------------------------------------------------
 
-async function thumbnail(img, item) {
-  if (!item.thumbnail) { img.alt = "No preview yet"; return; }
-  if (!state.thumbnails.has(item.id)) {
-    const response = await fetch(item.thumbnail, { headers: headers() });
-    if (!response.ok) return;
-    state.thumbnails.set(item.id, URL.createObjectURL(await response.blob()));
+// Lists are updated in place, keyed: a refresh keeps what someone is typing in a card, where the focus is, and
+// what they scrolled to. Nodes no longer listed are removed first, so the ones kept seldom need to move.
+function reconcile(list, items, keyOf, create, update, focusWhenRemoved) {
+  const focused = document.activeElement;
+  const wanted = new Set(items.map(keyOf));
+  for (const node of [...list.children]) {
+    if (wanted.has(node.dataset.key)) continue;
+    const hadFocus = node.contains(focused);
+    node.remove();
+    if (hadFocus) focusWhenRemoved();
   }
-  img.src = state.thumbnails.get(item.id);
+  const kept = new Map([...list.children].map((node) => [node.dataset.key, node]));
+  let cursor = list.firstElementChild;
+  for (const item of items) {
+    let node = kept.get(keyOf(item));
+    if (node) {
+      update(node, item);
+    } else {
+      node = create(item);
+      node.dataset.key = keyOf(item);
+    }
+    if (node === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(node, cursor);
+  }
+  // Moving a node that holds the focus drops it: give it back.
+  if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+}
+
+async function thumbnail(img, item) {
+  if (!item.thumbnail) { img.removeAttribute("src"); return; }
+  if (!state.thumbnails.has(item.id)) {
+    try {
+      const response = await fetch(item.thumbnail, { headers: headers() });
+      if (!response.ok) return;
+      state.thumbnails.set(item.id, URL.createObjectURL(await response.blob()));
+    } catch (_) {
+      return;  // unreachable for now: the next refresh tries again
+    }
+  }
+  const url = state.thumbnails.get(item.id);
+  if (img.getAttribute("src") !== url) img.src = url;
 }
 
 function tagChip(item, tag) {
   const chip = document.createElement("li");
-  chip.className = `tag ${tag.source === "user" ? "user" : ""}`;
   const filter = document.createElement("button");
   filter.type = "button";
   filter.textContent = tag.name;
-  filter.title = `${tag.source}, confidence ${tag.confidence}`;
   filter.addEventListener("click", () => search([tag.name]));
   const remove = document.createElement("button");
   remove.type = "button";
@@ -152,7 +227,13 @@ function tagChip(item, tag) {
   remove.setAttribute("aria-label", `Remove tag ${tag.name}`);
   remove.addEventListener("click", () => change(() => api("DELETE", tagPath(item.id, tag.name))));
   chip.append(filter, remove);
+  updateChip(chip, tag);
   return chip;
+}
+
+function updateChip(chip, tag) {
+  chip.className = `tag ${tag.source === "user" ? "user" : ""}`;
+  chip.firstElementChild.title = `${tag.source}, confidence ${tag.confidence}`;
 }
 
 function tagPath(id, name) {
@@ -162,65 +243,127 @@ function tagPath(id, name) {
 function card(item) {
   const node = $("card").content.firstElementChild.cloneNode(true);
   node.dataset.id = item.id;
-  const img = node.querySelector("img");
-  const names = item.tags.map((tag) => tag.name);
-  img.alt = names.length ? `Image tagged ${names.slice(0, 4).join(", ")}` : "Image";
-  thumbnail(img, item);
-  const size = item.width ? `${item.width}×${item.height}` : "";
-  node.querySelector(".meta").textContent = `${item.status} · ${size} · ${new Date(item.uploaded_at).toLocaleString()}`;
-  const list = node.querySelector(".tags");
-  for (const tag of item.tags) list.append(tagChip(item, tag));
   const form = node.querySelector(".add-tag");
   const input = form.querySelector("input");
   input.id = `add-${item.id}`;
   form.querySelector("label").htmlFor = input.id;
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = input.value.trim();
-    if (name) change(() => api("PUT", tagPath(item.id, name)));
+    if (name && await change(() => api("PUT", tagPath(item.id, name))) && input.value.trim() === name) input.value = "";
   });
   const remove = node.querySelector(".delete");
   remove.setAttribute("aria-label", `Delete image ${item.id}`);
-  remove.addEventListener("click", () => change(() => api("DELETE", `/api/images/${item.id}`)));
+  remove.addEventListener("click", () => {
+    if (confirm("Delete this image? This cannot be undone.")) change(() => api("DELETE", `/api/images/${item.id}`));
+  });
+  updateCard(node, item);
   return node;
+}
+
+function updateCard(node, item) {
+  const img = node.querySelector("img");
+  const names = item.tags.map((tag) => tag.name);
+  img.alt = !item.thumbnail ? "No preview" : names.length ? `Image tagged ${names.slice(0, 4).join(", ")}` : "Image";
+  thumbnail(img, item);
+  const size = item.width ? `${item.width}×${item.height}` : "";
+  node.querySelector(".meta").textContent = `${item.status} · ${size} · ${new Date(item.uploaded_at).toLocaleString()}`;
+  // When the tag whose "×" had the focus goes, the focus goes to this card's "add a tag" field.
+  const input = node.querySelector(".add-tag input");
+  reconcile(node.querySelector(".tags"), item.tags, (tag) => tag.name, (tag) => tagChip(item, tag), updateChip,
+            () => input.focus());
 }
 
 async function change(action) {
   try {
     await action();
   } catch (error) {
-    $("status").textContent = error.message;
-    return;
+    setStatus(error.message);
+    return false;
   }
-  refresh();
+  await refresh();
+  return true;
 }
 
-async function load(append) {
+function listPage(continuation) {
   const params = new URLSearchParams();
   for (const tag of state.tags) params.append("tag", tag);
-  params.set("limit", "60");
-  if (append && state.continuation) params.set("continuation", state.continuation);
-  const page = await api("GET", `/api/images?${params}`);
-  if (!append) $("gallery").replaceChildren();
-  for (const item of page.items) $("gallery").append(card(item));
-  state.continuation = page.continuation;
-  $("more").hidden = !page.continuation;
-  const count = $("gallery").children.length;
-  const filter = state.tags.length ? ` tagged ${state.tags.join(" + ")}` : "";
-  $("status").textContent = `${count} image${count === 1 ? "" : "s"}${filter}${page.continuation ? " (more below)" : ""}`;
+  params.set("limit", String(PAGE_SIZE));
+  if (continuation) params.set("continuation", continuation);
+  return api("GET", `/api/images?${params}`);
 }
 
-async function refresh() {
-  if (!state.signedIn && !$("user").value.trim()) {
-    $("status").textContent = "Enter a user name to see your images.";
-    $("gallery").replaceChildren();
+function canList() {
+  if (state.auth === "signed-out") return "Sign in to see your images.";
+  if (state.auth === "local" && !$("user").value.trim()) return "Enter a user name to see your images.";
+  return null;
+}
+
+// The first pages again, as many as are shown: a refresh never takes back what "Load more" added.
+async function relist() {
+  const refusal = canList();
+  if (refusal) {
+    show([], null, refusal);
     return;
   }
-  try { await load(false); } catch (error) { $("status").textContent = error.message; }
+  const items = [];
+  let continuation = null;
+  for (let shown = 0; shown < state.pages; shown += 1) {
+    const page = await listPage(continuation);
+    items.push(...page.items);
+    continuation = page.continuation;
+    if (!continuation) break;
+  }
+  show(items, continuation);
+}
+
+async function nextPage() {
+  if (!state.continuation || canList()) return;
+  const page = await listPage(state.continuation);
+  state.pages += 1;
+  const first = page.items[0]?.id;
+  const hadFocus = document.activeElement === $("more");
+  show([...state.items, ...page.items], page.continuation);
+  if (hadFocus && $("more").hidden && first) {
+    // The button went away with the last page: carry on from the first image it brought.
+    $("gallery").querySelector(`[data-id="${first}"] button`)?.focus();
+  }
+}
+
+function show(items, continuation, status = null) {
+  const seen = new Set();  // pages listed at different times can overlap when images arrive in between
+  state.items = items.filter((item) => !seen.has(item.id) && seen.add(item.id));
+  state.continuation = continuation;
+  reconcile($("gallery"), state.items, (item) => item.id, card, updateCard, () => $("gallery-title").focus());
+  $("more").hidden = !continuation;
+  const count = state.items.length;
+  const filter = state.tags.length ? ` tagged ${state.tags.join(" + ")}` : "";
+  setStatus(status || `${count} image${count === 1 ? "" : "s"}${filter}${continuation ? " (more below)" : ""}`);
+}
+
+// One listing at a time, so that answers are shown in the order they were asked for; refreshes asked for while
+// one waits its turn are served by that one.
+let listing = Promise.resolve();
+let waitingRefresh = null;
+
+function queued(task) {
+  listing = listing.then(task).catch((error) => setStatus(error.message));
+  return listing;
+}
+
+function refresh() {
+  if (!waitingRefresh) {
+    waitingRefresh = queued(() => {
+      waitingRefresh = null;
+      return relist();
+    });
+  }
+  return waitingRefresh;
 }
 
 function search(tags) {
   state.tags = tags;
+  state.pages = 1;
   $("search-tags").value = tags.join(" ");
   refresh();
 }
@@ -230,28 +373,44 @@ $("search").addEventListener("submit", (event) => {
   search($("search-tags").value.split(/[\s,]+/).filter(Boolean));
 });
 $("clear-search").addEventListener("click", () => search([]));
-$("more").addEventListener("click", () => load(true).catch((error) => { $("status").textContent = error.message; }));
+$("more").addEventListener("click", () => queued(nextPage));
 
-// -- polling until uploads are tagged --------------------------------------------------------------------------
+// -- keeping up: this page's uploads until they are tagged, and everything else now and then ------------------
 
 let timer = null;
 function schedulePoll() {
   if (!timer) timer = setTimeout(poll, POLL_MS);
 }
 
+function mark(id, text, kind) {
+  const row = document.querySelector(`#uploads li[data-id="${id}"]`);
+  if (row) finish(row, text, kind);
+}
+
 async function poll() {
-  timer = null;
-  for (const id of [...state.pending]) {
+  let settled = false;
+  for (const [id, identity] of [...state.pending]) {
+    let image;
     try {
-      const image = await api("GET", `/api/images/${id}`);
-      if (image.status === "pending") continue;
-      state.pending.delete(id);
-      const row = document.querySelector(`#uploads li[data-id="${id}"]`);
-      if (row) finish(row, image.status === "done" ? "tagged" : `failed: ${image.error}`, image.status === "done" ? "done" : "error");
-      await refresh();
-    } catch (_) { /* try again next round */ }
+      image = await api("GET", `/api/images/${id}`, { as: identity });
+    } catch (error) {
+      if (error.status === 404) {  // deleted meanwhile: it will never be tagged
+        state.pending.delete(id);
+        mark(id, "deleted before it was tagged", "error");
+      }
+      continue;  // anything else may pass: try again next round
+    }
+    if (image.status === "pending") continue;
+    state.pending.delete(id);
+    mark(id, image.status === "done" ? "tagged" : `failed: ${image.error}`, image.status === "done" ? "done" : "error");
+    settled = true;
   }
+  timer = null;
+  if (settled) refresh();
   if (state.pending.size) schedulePoll();
 }
+
+setInterval(() => { if (document.visibilityState === "visible") refresh(); }, RELIST_MS);
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") refresh(); });
 
 detectSignIn().then(refresh);

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.images import PHOTOS, image_bytes, save, scene
-from tests.stack import Stack
+from tests.stack import MAX_UPLOAD_BYTES, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -22,10 +24,17 @@ PHOTO = PHOTOS / "Dune.jpg"
 # As the machines here need them: no sandbox as root, and no background traffic to hosts it cannot reach.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
+# As app.js has them.
+POLL_MS = 1500
+RELIST_MS = 20_000
+SIGN_IN = "/.auth/login/aad?post_login_redirect_uri=/api/app/"
+SIGN_OUT = "/.auth/logout?post_logout_redirect_uri=/api/app/"
+# The gallery's listings, whatever their query.
+LISTING = re.compile(r"/api/images\?")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"Chromium is missing at {CHROMIUM}: `make test` installs it with apt-get")
@@ -38,38 +47,94 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def test_upload_see_tags_filter_tag_and_delete(stack: Stack, browser: object, tmp_path: Path) -> None:
-    from playwright.sync_api import Browser, expect
+@pytest.fixture
+def user() -> str:
+    return f"web-{uuid.uuid4().hex[:8]}"
 
-    assert isinstance(browser, Browser)
-    photo = tmp_path / "holiday photo.jpg"
-    photo.write_bytes(PHOTO.read_bytes() if PHOTO.exists() else save(scene((1200, 800)), "JPEG"))
-    (tmp_path / "notes.txt").write_text("not a photo")
-    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+
+def open_page(browser: Any, *, phone: bool = False, user: str | None = None) -> tuple[Any, list[str]]:
+    """A fresh page (its own storage), and the list its uncaught errors are collected in."""
+    viewport = {"width": 390, "height": 844} if phone else {"width": 1100, "height": 900}
+    context = browser.new_context(viewport=viewport)
+    if user is not None:  # as if typed on an earlier visit
+        context.add_init_script(f"localStorage.setItem('tagging.user', {user!r})")
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    return page, errors
+
+
+def drop_files(page: Any, target: str, files: list[tuple[str, bytes, str]]) -> None:
+    """Drag files over `target` and drop them, as the browser does: events carrying a DataTransfer of Files."""
+    from playwright.sync_api import expect
+
+    transfer = page.evaluate_handle(
+        """files => {
+             const transfer = new DataTransfer();
+             for (const [name, data, type] of files) {
+               const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+               transfer.items.add(new File([bytes], name, { type }));
+             }
+             return transfer;
+           }""",
+        [[name, base64.b64encode(data).decode(), kind] for name, data, kind in files],
+    )
+    zone = page.locator(target)
+    zone.dispatch_event("dragover", {"dataTransfer": transfer})
+    expect(zone).to_have_class(re.compile(r"\bover\b"))
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+    expect(zone).not_to_have_class(re.compile(r"\bover\b"))
+
+
+def photo_bytes() -> bytes:
+    return PHOTO.read_bytes() if PHOTO.exists() else save(scene((1200, 800)), "JPEG")
+
+
+def uploaded(stack: Stack, user: str, data: bytes) -> str:
+    """An image uploaded and tagged elsewhere (not through the page), by its id."""
+    response = stack.upload(data, user)
+    assert response.status_code == 202, response.text
+    image_id: str = response.json()["id"]
+    assert stack.settled(image_id, user)["status"] == "done"
+    return image_id
+
+
+def test_dropped_photos_are_uploaded_tagged_filtered_edited_and_deleted_after_confirming(
+    stack: Stack, browser: Any, tmp_path: Path, user: str
+) -> None:
+    from playwright.sync_api import expect
+
+    (tmp_path / "notes.txt").write_text("not a photo")
+    (tmp_path / "huge.png").write_bytes(image_bytes("PNG", (10, 10)) + b"\0" * (MAX_UPLOAD_BYTES + 1))
+    page, errors = open_page(browser)
     page.goto(f"{stack.url}/api/app")  # redirected to /api/app/
     expect(page).to_have_title("Image tagging")
 
-    page.get_by_label("User").fill(f"web-{uuid.uuid4().hex[:8]}")
+    page.get_by_label("User").fill(user)
     page.get_by_label("User").dispatch_event("change")
     expect(page.locator("#status")).to_contain_text("0 images")
 
-    page.set_input_files("#files", [str(photo), str(tmp_path / "notes.txt")])
-    expect(page.locator("#uploads")).to_contain_text("not an image")
+    drop_files(page, "#drop", [("holiday photo.jpg", photo_bytes(), "image/jpeg")])
     card = page.locator(".card").first
     expect(card.get_by_role("button", name="format:jpeg", exact=True)).to_be_visible(timeout=30_000)
-    expect(page.locator("#uploads")).to_contain_text("tagged", timeout=30_000)
+    expect(page.locator("#uploads li", has_text="holiday photo.jpg")).to_contain_text("tagged", timeout=30_000)
     expect(card.locator("img")).to_have_attribute("src", re.compile("^blob:"))
+
+    # Refused here (not an image) and by the app (its size limit, which it states: the page knows no number).
+    page.set_input_files("#files", [str(tmp_path / "notes.txt"), str(tmp_path / "huge.png")])
+    expect(page.locator("#uploads li", has_text="notes.txt")).to_contain_text("not an image")
+    expect(page.locator("#uploads li", has_text="huge.png")).to_contain_text(
+        f"the limit is {MAX_UPLOAD_BYTES:,} bytes", timeout=30_000
+    )
 
     card.get_by_role("button", name="orientation:landscape", exact=True).click()
     expect(page.locator("#status")).to_contain_text("1 image tagged orientation:landscape")
     expect(page.get_by_label("Search tags")).to_have_value("orientation:landscape")
 
-    card = page.locator(".card").first
     card.get_by_placeholder("add a tag").fill("Summer")
     card.get_by_role("button", name="Add", exact=True).click()
-    expect(page.locator(".card").first.get_by_role("button", name="summer", exact=True)).to_be_visible()
+    expect(card.get_by_role("button", name="summer", exact=True)).to_be_visible()
+    expect(card.get_by_placeholder("add a tag")).to_have_value("")
 
     page.get_by_label("Search tags").fill("summer")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -78,19 +143,161 @@ def test_upload_see_tags_filter_tag_and_delete(stack: Stack, browser: object, tm
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
 
-    page.locator(".card").first.get_by_role("button", name=re.compile("^Delete image")).click()
+    image_id = card.get_attribute("data-id")
+    assert image_id
+    deletes: list[str] = []
+    page.on("request", lambda request: deletes.append(request.url) if request.method == "DELETE" else None)
+    questions: list[str] = []
+
+    def answer(accept: bool) -> Any:
+        def handle(dialog: Any) -> None:
+            questions.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(accept=False))
+    card.get_by_role("button", name=f"Delete image {image_id}").click()
+    assert questions == ["Delete this image? This cannot be undone."]
+    page.wait_for_timeout(500)  # time enough for a DELETE that should not be sent
+    assert deletes == []
+    assert stack.get(image_id, user).status_code == 200
+    expect(page.locator(".card")).to_have_count(1)
+
+    page.once("dialog", answer(accept=True))
+    card.get_by_role("button", name=f"Delete image {image_id}").click()
     expect(page.locator(".card")).to_have_count(0)
     expect(page.locator("#status")).to_contain_text("0 images")
+    assert len(questions) == 2
+    assert stack.get(image_id, user).status_code == 404
     assert errors == []
 
 
-def test_the_page_is_keyboard_usable_and_refuses_oversized_files(stack: Stack, browser: object, tmp_path: Path) -> None:
-    from playwright.sync_api import Browser, expect
+def test_refreshes_update_cards_in_place_keeping_typed_text_focus_and_loaded_pages(
+    stack: Stack, browser: Any, user: str
+) -> None:
+    from playwright.sync_api import expect
 
-    assert isinstance(browser, Browser)
-    big = tmp_path / "huge.png"
-    big.write_bytes(image_bytes("PNG", (10, 10)) + b"\0" * (21 * 1024 * 1024))
-    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()  # a phone
+    older = [uploaded(stack, user, image_bytes("JPEG", (64 + n, 48), (40 * n, 90, 200))) for n in range(3)]
+    page, errors = open_page(browser, user=user)
+    page.clock.install()
+    # Pages of 2 instead of 60, so that three images need "Load more".
+    page.route(LISTING, lambda route: route.continue_(url=route.request.url.replace("limit=60", "limit=2")))
+    page.goto(f"{stack.url}/api/app/")
+    cards = page.locator(".card")
+    expect(cards).to_have_count(2)
+    page.get_by_role("button", name="Load more").click()
+    expect(cards).to_have_count(3)
+    assert [cards.nth(n).get_attribute("data-id") for n in range(3)] == older[::-1]  # newest first
+
+    page.evaluate("document.querySelectorAll('.card').forEach((card) => { card.known = true; })")
+    oldest = page.locator(f'.card[data-id="{older[0]}"]')  # on the page "Load more" added
+    draft = oldest.get_by_placeholder("add a tag")
+    draft.click()
+    draft.press_sequentially("half-typ")
+    page.evaluate("window.draft = document.activeElement")
+
+    # An image uploaded elsewhere turns up at the next periodic listing: it takes nothing else away.
+    newest = uploaded(stack, user, image_bytes("JPEG", (80, 60), (10, 200, 30)))
+    page.clock.run_for(RELIST_MS)
+    expect(cards).to_have_count(4)
+    assert cards.first.get_attribute("data-id") == newest
+    assert page.evaluate("[...document.querySelectorAll('.card')].filter((card) => card.known).length") == 3
+    expect(draft).to_have_value("half-typ")
+    assert page.evaluate("document.activeElement === window.draft")
+
+    # So does a refresh on a change of function key (the user is the same), and one for a tag added elsewhere.
+    assert stack.call("PUT", f"/api/images/{older[0]}/tags/elsewhere", user).status_code == 200
+    with page.expect_response(lambda response: "continuation=" in response.url):  # the last page listed again
+        page.locator("#key").evaluate("key => { key.value = 'a-key'; key.dispatchEvent(new Event('change')); }")
+    expect(oldest.get_by_role("button", name="elsewhere", exact=True)).to_be_visible()
+    expect(cards).to_have_count(4)
+    assert page.evaluate("[...document.querySelectorAll('.card')].filter((card) => card.known).length") == 3
+    expect(draft).to_have_value("half-typ")
+    assert page.evaluate("document.activeElement === window.draft")
+    assert errors == []
+
+
+def test_an_upload_deleted_before_it_is_tagged_is_no_longer_polled(
+    stack: Stack, browser: Any, tmp_path: Path, user: str
+) -> None:
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "gone.jpg"
+    photo.write_bytes(image_bytes("JPEG", (70, 50), (150, 20, 90)))
+    page, errors = open_page(browser, user=user)
+    page.clock.install()
+    page.clock.pause_at("2030-01-01T00:00:00Z")  # nothing is polled until the test says so
+    page.goto(f"{stack.url}/api/app/")
+    row = page.locator("#uploads li", has_text="gone.jpg")
+    page.set_input_files("#files", str(photo))
+    expect(row).to_have_attribute("data-id", re.compile(r"\w+"))
+    image_id = row.get_attribute("data-id")
+    polls: list[str] = []
+
+    def deleted_meanwhile(route: Any) -> None:  # as far as this page can tell: the app answers 404
+        polls.append(route.request.url)
+        route.fulfill(status=404, json={"error": {"code": "not_found", "message": "No such image."}})
+
+    page.route(f"**/api/images/{image_id}", deleted_meanwhile)
+    page.clock.run_for(POLL_MS)
+    expect(row).to_contain_text("deleted before it was tagged")
+    assert len(polls) == 1
+    page.clock.run_for(10 * POLL_MS)
+    page.wait_for_timeout(500)  # time enough for a poll that should not be sent
+    assert len(polls) == 1
+    assert errors == []
+
+
+@pytest.mark.parametrize("answer", ["signed in", "not signed in", "no authentication", "unreachable"])
+def test_the_page_follows_app_service_authentication(stack: Stack, browser: Any, answer: str) -> None:
+    from playwright.sync_api import expect
+
+    page, errors = open_page(browser, user="typed-earlier")
+    replies: dict[str, Any] = {
+        "signed in": lambda route: route.fulfill(json=[{"user_id": "alice@example.com", "provider_name": "aad"}]),
+        "not signed in": lambda route: route.fulfill(status=401),
+        "no authentication": lambda route: route.fulfill(status=404),
+        "unreachable": lambda route: route.abort(),
+    }
+    page.route("**/.auth/me", replies[answer])
+    listed: list[dict[str, str]] = []
+    page.on("request", lambda request: listed.append(request.headers) if LISTING.search(request.url) else None)
+    page.goto(f"{stack.url}/api/app/")
+    sign_in = page.get_by_role("link", name="Sign in")
+    sign_out = page.get_by_role("link", name="Sign out")
+    user_field = page.get_by_label("User")
+    status = page.locator("#status")
+
+    if answer == "signed in":
+        expect(page.locator("header")).to_contain_text("Signed in as alice@example.com")
+        expect(sign_out).to_have_attribute("href", SIGN_OUT)
+        expect(sign_in).to_be_hidden()
+        expect(user_field).to_be_hidden()
+        expect(status).not_to_be_empty()  # listed: App Service, not the page, says who the caller is
+        assert listed
+        assert all("x-ms-client-principal-id" not in sent for sent in listed)
+    elif answer == "not signed in":
+        expect(sign_in).to_have_attribute("href", SIGN_IN)
+        expect(sign_out).to_be_hidden()
+        expect(user_field).to_be_hidden()
+        expect(status).to_have_text("Sign in to see your images.")
+        assert listed == []
+    else:
+        expect(status).to_have_text("0 images")  # the typed user's images
+        expect(user_field).to_be_visible()
+        expect(user_field).to_have_value("typed-earlier")
+        expect(sign_in).to_be_hidden()
+        expect(sign_out).to_be_hidden()
+        assert [sent.get("x-ms-client-principal-id") for sent in listed] == ["typed-earlier"]
+    assert errors == []
+
+
+def test_the_page_works_with_a_keyboard_and_on_a_phone(stack: Stack, browser: Any, user: str) -> None:
+    from playwright.sync_api import expect
+
+    uploaded(stack, user, image_bytes("JPEG", (90, 60), (220, 180, 20)))
+    page, errors = open_page(browser, phone=True)
     page.goto(f"{stack.url}/api/app/")
     page.wait_for_load_state("networkidle")
     for _ in range(10):  # the drop zone is reachable with the keyboard alone
@@ -104,8 +311,38 @@ def test_the_page_is_keyboard_usable_and_refuses_oversized_files(stack: Stack, b
     page.keyboard.press("Enter")
     page.keyboard.press("Space")
     assert page.evaluate("window.picked") == 2
-    page.set_input_files("#files", str(big))
-    expect(page.locator("#uploads")).to_contain_text("too large")
+
+    # The user name is remembered; the function key, a secret, only for this tab's session.
+    page.get_by_label("User").fill(user)
+    page.get_by_label("User").dispatch_event("change")
+    page.get_by_label("Function key").fill("secret-key")
+    page.get_by_label("Function key").dispatch_event("change")
+    assert page.evaluate("localStorage.getItem('tagging.key')") is None
+    assert page.evaluate("sessionStorage.getItem('tagging.key')") == "secret-key"
+    page.evaluate("localStorage.setItem('tagging.key', 'kept-by-an-older-page')")
+    page.reload()
+    expect(page.get_by_label("User")).to_have_value(user)
+    expect(page.get_by_label("Function key")).to_have_value("secret-key")
+    assert page.evaluate("localStorage.getItem('tagging.key')") is None
+
+    # Tags and their remove buttons are big enough for a finger.
+    remove = page.locator(".card .tag .remove").first
+    expect(remove).to_be_visible()
+    for target in (remove, page.locator(".card .tag button").first):
+        box = target.bounding_box()
+        assert box is not None
+        assert box["width"] >= 32, box
+        assert box["height"] >= 32, box
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-phone.png"), full_page=True)
+
+    # Removing a tag with the keyboard leaves the focus in that card, on its "add a tag" field.
+    name = remove.get_attribute("aria-label")
+    remove.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name=name)).to_have_count(0)
+    assert page.evaluate("document.activeElement.placeholder") == "add a tag"
+    assert errors == []
 
 
 def test_the_page_is_served_with_a_strict_policy(stack: Stack) -> None:
