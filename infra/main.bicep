@@ -61,7 +61,7 @@ param principalId string = ''
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 
-@description('Give principalId the app\'s data roles on the storage account, to debug locally against it. Off by default.')
+@description('Give principalId Blob, Queue and Table Data Contributor on the storage account, to debug the app\'s data from a machine. Off by default.')
 param grantDeveloperAccess bool = false
 
 var abbrs = loadJsonContent('abbreviations.json')
@@ -73,6 +73,9 @@ var pythonVersion = '3.11'
 
 // Containers, queues and tables the code names (tagging/config.py), listed once in storage.json.
 var storageNames = loadJsonContent('storage.json')
+
+// What the host accepts above maxUploadBytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, below): 1 MiB.
+var requestBodyHeadroomBytes = 1048576
 
 var appName = !empty(functionAppName) ? functionAppName : '${abbrs.webSitesFunctions}api-${resourceToken}'
 // Flex Consumption deploys from a blob container; container names are at most 63 lower-case characters.
@@ -131,8 +134,9 @@ module api 'app/api.bicep' = {
     pythonVersion: pythonVersion
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
-    storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     maximumInstanceCount: maximumInstanceCount
@@ -147,6 +151,9 @@ module api 'app/api.bicep' = {
       ImageStorage__credential: 'managedidentity'
       ImageStorage__clientId: identity.outputs.clientId
       TAGGING_MAX_UPLOAD_BYTES: string(maxUploadBytes)
+      // The host refuses a larger body with 413 before buffering it (by default it buffers up to 100 MB). The
+      // headroom lets a body just over the limit reach the app, whose 413 says what the limit is.
+      FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(maxUploadBytes + requestBodyHeadroomBytes)
       TAGGING_MAX_PIXELS: string(maxPixels)
       AZURE_VISION_ENDPOINT: visionEndpoint
       AZURE_VISION_KEY: visionKey

@@ -7,7 +7,7 @@ param applicationInsightsName string
 @description('Principal id of the function app\'s managed identity.')
 param identityPrincipalId string
 
-@description('Principal id that also gets the app\'s data roles, to debug locally against the cloud account. Empty: none.')
+@description('Principal id that gets data roles on the storage account, to debug locally against the cloud account. Empty: none.')
 param developerPrincipalId string = ''
 
 @description('Kind of developerPrincipalId: a signed-in user, or a service principal (CI).')
@@ -20,6 +20,9 @@ param developerPrincipalType string = 'User'
 // keys, locks, the Flex Consumption deployment package); it also covers what the code does with blobs: upload,
 // read, read properties, delete, and create the `images` container when it is missing.
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+// Storage Blob Data Contributor: read, write and delete blobs and create containers, which is all the code does.
+// Enough for the developer, who debugs the app's data from a machine; Owner would add managing access (ACLs).
+var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 // Storage Queue Data Contributor: the queue triggers read, update (visibility) and delete messages, the output
 // bindings send them, and the host moves failed messages to `image-tagging-poison`, creating it if missing.
 var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -30,8 +33,14 @@ var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 // from identities holding it.
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
 
-var storageDataRoleIds = [
+var appStorageRoleIds = [
   storageBlobDataOwnerRoleId
+  storageQueueDataContributorRoleId
+  storageTableDataContributorRoleId
+]
+
+var developerStorageRoleIds = [
+  storageBlobDataContributorRoleId
   storageQueueDataContributorRoleId
   storageTableDataContributorRoleId
 ]
@@ -44,7 +53,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
   name: applicationInsightsName
 }
 
-resource appStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in storageDataRoleIds: {
+resource appStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in appStorageRoleIds: {
   name: guid(storage.id, identityPrincipalId, roleId)
   scope: storage
   properties: {
@@ -64,7 +73,7 @@ resource appMetricsPublisherRole 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-resource developerStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in storageDataRoleIds: if (!empty(developerPrincipalId)) {
+resource developerStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in developerStorageRoleIds: if (!empty(developerPrincipalId)) {
   name: guid(storage.id, developerPrincipalId, roleId)
   scope: storage
   properties: {

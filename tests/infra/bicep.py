@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -77,37 +79,50 @@ def module_params(name: str) -> Json:
     return template("main.bicep")["modules"][name]["config"]["params"]
 
 
-def resolve_names(expression: Json) -> list[Json]:
-    """What a main.bicep expression listing names evaluates to, as far as the tests need: variables, properties of
-    a loadJsonContent() variable, literal lists and concat(); anything else is returned as it stands."""
-    variables = template("main.bicep")["variables"]
+def resolve_names(expression: Json, relative: str = "main.bicep") -> list[Json]:
+    """What an expression listing names in infra/<relative> evaluates to, as far as the tests need: variables,
+    properties of a loadJsonContent() variable, literal lists and concat(); anything else is returned as it stands."""
+    variables = template(relative).get("variables", {})
     if isinstance(expression, list):
-        return [name for item in expression for name in resolve_names(item)]
+        return [name for item in expression for name in resolve_names(item, relative)]
     if isinstance(expression, dict) and expression.get("function", {}).get("type") == "concat":
-        return [name for arg in expression["function"]["parameters"].values() for name in resolve_names(arg)]
+        arguments = expression["function"]["parameters"].values()
+        return [name for arg in arguments for name in resolve_names(arg, relative)]
     if isinstance(expression, str):
         variable, _, attribute = expression.partition(".")
         if variable in variables:
             value = variables[variable]["value"]
             loaded = isinstance(value, dict) and value.get("function", {}).get("type") == "load_json_content"
             if loaded and attribute:
-                data = json.loads((INFRA / value["function"]["parameters"]["file_path"]).read_text())
-                return list(data[attribute])
+                loaded_path = (INFRA / relative).parent / value["function"]["parameters"]["file_path"]
+                return list(json.loads(loaded_path.read_text())[attribute])
             if not attribute:
-                return resolve_names(value)
+                return resolve_names(value, relative)
     return [expression]
 
 
+# checkov is a command-line tool with its own environment: every checkov 3.x since 3.1.48 pins packaging<24, which
+# pytest 9 cannot share. It lives inside the test venv, so .gitignore and `make clean` already cover it.
+CHECKOV_REQUIREMENTS = Path(__file__).with_name("requirements-checkov.txt")
+CHECKOV_ENV = Path(sys.prefix) / "checkov"
+
+
+def checkov_version() -> str:
+    """The checkov version requirements-checkov.txt pins: the one the gate's skips were reviewed against."""
+    pinned = re.search(r"^checkov==(\S+)$", CHECKOV_REQUIREMENTS.read_text(), re.MULTILINE)
+    assert pinned, f"{CHECKOV_REQUIREMENTS.name} should pin checkov==<version>"
+    return pinned[1]
+
+
 def checkov_command() -> list[str]:
-    """checkov from $CHECKOV, else beside this Python, else on PATH."""
+    """checkov from $CHECKOV, else from its own environment inside the test venv, else on PATH."""
     configured = os.environ.get("CHECKOV")
-    candidates = (
-        [configured] if configured else [str(Path(sys.executable).with_name("checkov")), shutil.which("checkov")]
-    )
+    candidates = [configured] if configured else [str(CHECKOV_ENV / "bin" / "checkov"), shutil.which("checkov")]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return [candidate]
-    pytest.fail("checkov is not installed: run `pip install -r requirements-dev.txt`, or set CHECKOV to its path")
+    install = f"{sys.executable} -m venv {CHECKOV_ENV} && {CHECKOV_ENV}/bin/pip install -r {CHECKOV_REQUIREMENTS}"
+    pytest.fail(f"checkov is not installed: run `{install}`, or set CHECKOV to its path")
 
 
 def start_checkov(directory: Path, cwd: Path) -> subprocess.Popen[str]:
@@ -119,7 +134,20 @@ def start_checkov(directory: Path, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def checkov_report(run: subprocess.Popen[str]) -> Json:
+@dataclass(frozen=True)
+class CheckovRun:
+    report: Json
+    log: str
+
+    def crashed_checks(self) -> list[str]:
+        """Checks that raised instead of giving a result. checkov only logs them (and still exits 0), so a template
+        shape that a check cannot read silently removes that check from the gate."""
+        return [
+            line.split("Failed to run check ", 1)[1] for line in self.log.splitlines() if "Failed to run check " in line
+        ]
+
+
+def checkov_run(run: subprocess.Popen[str]) -> CheckovRun:
     stdout, stderr = run.communicate(timeout=300)
     # 0: no failed check, 1: failed checks. Careful: a file checkov cannot parse does not change the exit code.
     assert run.returncode in (0, 1), f"checkov exited {run.returncode}: {stderr[-3000:]}"
@@ -127,4 +155,4 @@ def checkov_report(run: subprocess.Popen[str]) -> Json:
     reports = report if isinstance(report, list) else [report]
     bicep = [r for r in reports if r.get("check_type") == "bicep"]
     assert len(bicep) == 1, f"checkov produced no bicep report: {stdout[:2000]}"
-    return bicep[0]
+    return CheckovRun(report=bicep[0], log=stderr)

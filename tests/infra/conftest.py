@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infra.bicep import INFRA, Json, checkov_report, start_checkov
+from tests.infra.bicep import INFRA, CheckovRun, checkov_run, start_checkov
 
 # An object that is never closed: checkov cannot parse it.
 BROKEN_BICEP = """\
@@ -17,9 +17,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 
 
 @pytest.fixture(scope="session")
-def checkov_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Json]:
+def checkov_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CheckovRun]:
     broken = tmp_path_factory.mktemp("broken-bicep")
     (broken / "broken.bicep").write_text(BROKEN_BICEP)
     cwd = tmp_path_factory.mktemp("checkov-cwd")
     runs = {"infra": start_checkov(INFRA, cwd), "broken": start_checkov(broken, cwd)}
-    return {name: checkov_report(run) for name, run in runs.items()}
+    return {name: checkov_run(run) for name, run in runs.items()}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import tomllib
+from functools import cache
 
 import pytest
 
@@ -12,9 +16,11 @@ from tests.infra.bicep import (
     INFRA,
     ROOT,
     Json,
+    bicep_files,
     body,
     module_params,
     one_resource,
+    parse,
     resolve_names,
     resources_of_type,
     template,
@@ -108,18 +114,33 @@ def test_every_setting_the_code_reads_is_set_in_the_app_settings() -> None:
     assert read - set(app_settings()) == set()
 
 
-def test_the_named_connection_and_the_host_storage_are_identity_based() -> None:
+def passed_to_api(value: Json) -> Json:
+    """A host setting names a parameter of api.bicep: what main.bicep passes for it (anything else as it stands)."""
+    is_parameter = isinstance(value, str) and value in template("app/api.bicep")["parameters"]
+    return module_params("api")[value] if is_parameter else value
+
+
+@pytest.mark.parametrize("connection", ["AzureWebJobsStorage", config.CONNECTION])
+def test_both_storage_connections_are_identity_based_with_the_accounts_own_service_uris(connection: str) -> None:
     settings = app_settings()
-    assert config.CONNECTION not in settings, "a connection string would need a storage key"
-    assert "AzureWebJobsStorage" not in settings, "a connection string would need a storage key"
+    assert connection not in settings, "a connection string would need a storage key"
+    assert f"{connection}__accountName" not in settings, "it assumes the global cloud's DNS suffix; use service URIs"
     for service in ("blob", "queue", "table"):
-        assert settings[f"{config.CONNECTION}__{service}ServiceUri"] == f"storage.outputs.{service}Endpoint"
-    assert settings[f"{config.CONNECTION}__credential"] == "managedidentity"
-    assert settings[f"{config.CONNECTION}__clientId"] == "identity.outputs.clientId"
-    assert settings["AzureWebJobsStorage__accountName"] == "storageAccountName"
-    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
-    assert settings["AzureWebJobsStorage__clientId"] == "identityClientId"
-    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(settings), (
+        assert passed_to_api(settings[f"{connection}__{service}ServiceUri"]) == f"storage.outputs.{service}Endpoint"
+    assert settings[f"{connection}__credential"] == "managedidentity"
+    assert passed_to_api(settings[f"{connection}__clientId"]) == "identity.outputs.clientId", "the identity it runs as"
+    assert module_params("api")["identityId"] == "identity.outputs.id"
+
+
+def test_the_service_uris_are_the_storage_accounts_endpoints_and_no_dns_suffix_is_written_out() -> None:
+    outputs = template("app/storage.bicep")["outputs"]
+    for service in ("blob", "queue", "table"):
+        assert outputs[f"{service}Endpoint"]["value"] == f"storage.properties.primaryEndpoints.{service}"
+    assert [path.name for path in bicep_files() if "core.windows.net" in path.read_text()] == []
+
+
+def test_flex_consumption_takes_the_runtime_from_the_site_not_from_app_settings() -> None:
+    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(app_settings()), (
         "Flex Consumption refuses them"
     )
 
@@ -134,6 +155,21 @@ def test_the_limits_are_parameters_defaulting_to_the_codes_defaults() -> None:
         assert settings[setting] == {"function": {"type": "string", "parameters": {"value_to_convert": parameter}}}
         assert parameters[parameter]["type"] == "int"
         assert parameters[parameter]["default"] == default
+
+
+# FUNCTIONS_REQUEST_BODY_SIZE_LIMIT's documented default: the host buffers bodies up to 100 MB unless it is set.
+HOST_DEFAULT_REQUEST_BODY_LIMIT = 104_857_600
+
+
+def test_the_host_refuses_bodies_over_the_upload_limit_plus_headroom_before_buffering_them() -> None:
+    limit = app_settings()["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"]["function"]
+    assert limit["type"] == "string"
+    total = limit["parameters"]["value_to_convert"]["operator"]
+    assert total["type"] == "add"
+    assert total["operands"]["operand_1"] == "maxUploadBytes", "it follows the upload limit the deployer sets"
+    headroom = template("main.bicep")["variables"][total["operands"]["operand_2"]]["value"]
+    assert 0 < headroom <= config.DEFAULT_MAX_UPLOAD_BYTES // 10
+    assert config.DEFAULT_MAX_UPLOAD_BYTES + headroom < HOST_DEFAULT_REQUEST_BODY_LIMIT, "it must lower the default"
 
 
 def test_application_insights_accepts_telemetry_only_from_the_apps_identity() -> None:
@@ -159,9 +195,12 @@ def test_role_assignments_are_named_by_guid_and_scoped_to_one_resource() -> None
         assert body(resource)["scope"] in {"storage", "applicationInsights"}, name
 
 
-def test_the_developer_gets_the_data_roles_only_when_asked() -> None:
-    assert role_ids_granted_to("developerPrincipalId") == role_ids_granted_to("identityPrincipalId") - {
-        MONITORING_METRICS_PUBLISHER
+def test_the_developer_gets_data_contributor_roles_only_when_asked() -> None:
+    """Enough to debug the app's data from a machine; not Blob Data Owner, which also manages access (ACLs)."""
+    assert role_ids_granted_to("developerPrincipalId") == {
+        BLOB_DATA_CONTRIBUTOR,
+        QUEUE_DATA_CONTRIBUTOR,
+        TABLE_DATA_CONTRIBUTOR,
     }
     rbac = template("app/rbac.bicep")
     for resource in resources_of_type(rbac, "Microsoft.Authorization/roleAssignments").values():
@@ -178,14 +217,39 @@ def test_the_developer_gets_the_data_roles_only_when_asked() -> None:
     assert parameters["grantDeveloperAccess"]["value"].endswith("=false}")
 
 
-def test_the_deployed_python_version_is_the_one_the_readme_states_and_ci_runs() -> None:
-    main = template("main.bicep")
-    assert main["variables"]["pythonVersion"]["value"] == "3.11"
-    assert "Python 3.11" in (ROOT / "README.md").read_text()
-    assert "sys.version_info[:2] != (3, 11)" in (ROOT / ".ci" / "run").read_text()
+def readme_deploy_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Deploy to Azure\n(.*?)(?=^## )", readme, re.MULTILINE | re.DOTALL)
+    assert section, "README.md should have a '## Deploy to Azure' section"
+    return section[1]
+
+
+def test_the_deployed_python_version_is_the_one_the_readme_ci_and_mypy_state() -> None:
+    version = template("main.bicep")["variables"]["pythonVersion"]["value"]
+    assert re.fullmatch(r"3\.\d+", version), version
     assert module_params("api")["pythonVersion"] == "pythonVersion"
     site = body(one_resource(template("app/api.bicep"), "Microsoft.Web/sites"))
     assert site["properties"]["functionAppConfig"]["runtime"] == {"name": "python", "version": "pythonVersion"}
+
+    runtime = [line for line in readme_deploy_section().splitlines() if "Flex Consumption" in line and "Python" in line]
+    assert runtime, "README, Deploy: the sentence saying which runtime the function app gets should name Python"
+    assert {found for line in runtime for found in re.findall(r"Python (\d+\.\d+)", line)} == {version}
+    ci = re.search(r"sys\.version_info\[:2\] != \((\d+), (\d+)\)", (ROOT / ".ci" / "run").read_text())
+    assert ci, ".ci/run should check the Python version it runs"
+    assert f"{ci[1]}.{ci[2]}" == version
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["mypy"]["python_version"] == version
+
+
+def test_the_vision_key_is_a_secure_parameter_and_never_an_output() -> None:
+    """Plain parameters, module parameters included, are kept in the deployment history, and outputs are readable."""
+    assert {"type": "secure"} in template("main.bicep")["parameters"]["visionKey"]["decorators"]
+    assert app_settings()[config.VISION_KEY_SETTING] == "visionKey"
+    assert {"type": "secure"} in template("app/api.bicep")["parameters"]["appSettings"]["decorators"]
+    for path in bicep_files():
+        outputs = json.dumps(parse(path).get("outputs", {}))
+        assert "visionKey" not in outputs, path.name
+        assert "appSettings" not in outputs, path.name
 
 
 def test_the_storage_account_refuses_keys_anonymous_access_and_old_tls_and_keeps_deleted_blobs() -> None:
@@ -218,16 +282,67 @@ def test_the_function_app_runs_on_flex_consumption_linux_as_its_user_assigned_id
 
 
 def test_app_service_authentication_refuses_unauthenticated_requests_when_a_client_id_is_given() -> None:
-    auth = one_resource(template("app/api.bicep"), "Microsoft.Web/sites/config")
-    assert auth["config"]["condition"] == not_empty("authClientId")
-    properties = body(auth)["properties"]
-    assert body(auth)["name"] == "authsettingsV2"
-    assert properties["globalValidation"] == {"requireAuthentication": True, "unauthenticatedClientAction": "Return401"}
-    entra = properties["identityProviders"]["azureActiveDirectory"]
+    module = template("app/api.bicep")["modules"]["auth"]
+    assert module["detail"]["path"] == "auth.bicep"
+    assert module["config"]["condition"] == not_empty("authClientId")
+    assert module["config"]["config"]["params"]["clientId"] == "authClientId"
+    auth = body(one_resource(template("app/auth.bicep"), "Microsoft.Web/sites/config"))
+    assert auth["name"] == "authsettingsV2"
+    validation = auth["properties"]["globalValidation"]
+    assert validation["requireAuthentication"] is True
+    assert validation["unauthenticatedClientAction"] == "Return401", "API clients get a 401, not a login page"
+    entra = auth["properties"]["identityProviders"]["azureActiveDirectory"]
     assert entra["enabled"] is True
-    assert entra["registration"]["clientId"] == "authClientId"
+    assert entra["registration"]["clientId"] == "clientId"
     assert template("main.bicep")["parameters"]["authClientId"]["default"] == ""
     assert module_params("api")["authClientId"] == "authClientId"
+
+
+@cache
+def http_functions() -> dict[str, Json]:
+    """Each HTTP trigger as the Python worker reports it to the host. In a child process: a FunctionApp may index
+    its functions once per process, and tests/contract does so in this one."""
+    script = (
+        "import json, function_app\n"
+        "triggers = {fn.get_function_name(): [json.loads(b) for b in fn.get_raw_bindings()]"
+        " for fn in function_app.app.get_functions()}\n"
+        "print(json.dumps({n: b for n, bs in triggers.items() for b in bs if b['type'] == 'httpTrigger'}))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    triggers: dict[str, Json] = json.loads(run.stdout)
+    return triggers
+
+
+def example_paths(route: str) -> list[str]:
+    """Request paths a route answers: parameters filled in; for a catch-all, its bare base, the base with a slash
+    and a file under it."""
+    prefix = json.loads((ROOT / "host.json").read_text())["extensions"]["http"]["routePrefix"]
+    path = f"/{prefix}/" + re.sub(r"\{[^*}][^}]*\}", "x", route)
+    base, catch_all, _ = path.partition("/{*")
+    return [base, base + "/", base + "/app.js"] if catch_all else [path]
+
+
+def excluded_from_authentication(path: str) -> bool:
+    """App Service Authentication's excludedPaths: exact paths, or "/path/*" for everything under a path."""
+    auth = body(one_resource(template("app/auth.bicep"), "Microsoft.Web/sites/config"))
+    patterns = resolve_names(auth["properties"]["globalValidation"]["excludedPaths"], "app/auth.bicep")
+    return any(path == p or (p.endswith("/*") and path.startswith(p[:-1])) for p in patterns)
+
+
+def test_only_the_anonymous_browser_page_loads_without_signing_in() -> None:
+    """Signed out, a browser must still get the page (to show its "Sign in" link); every API call gets a 401."""
+    functions = http_functions()
+    anonymous = {name for name, trigger in functions.items() if trigger["authLevel"] == "ANONYMOUS"}
+    assert anonymous == {"web_page"}, "only the page is anonymous; a new anonymous function needs a decision here"
+    for name, trigger in functions.items():
+        paths = example_paths(trigger["route"])
+        if name in anonymous:
+            assert all(excluded_from_authentication(path) for path in paths), (name, paths)
+        else:
+            assert not any(excluded_from_authentication(path) for path in paths), (name, paths)
 
 
 def test_azd_deploys_this_folder_to_the_function_app_as_the_api_service() -> None:
@@ -276,7 +391,7 @@ ROLE_ALLOWS = {
 # fails the test below until it is added here, so that nobody forgets to check the roles for it.
 SDK_CALL_NEEDS = {
     "get_blob_client": set(), "get_container_client": set(), "get_table_client": set(),
-    "from_connection_string": set(),
+    "from_connection_string": set(), "close": set(),
     "create_container": {"containers/write"},
     "upload_blob": {"blobs/write", "blobs/add"},
     "download_blob": {"blobs/read"},
@@ -314,10 +429,12 @@ def sdk_calls_in_the_code() -> set[str]:
     return called & sdk
 
 
-def test_every_storage_call_of_the_code_and_the_host_is_allowed_by_the_apps_roles() -> None:
+# The developer runs the same code, and the local runner does the host's queue and table work, with their own roles.
+@pytest.mark.parametrize("principal", ["identityPrincipalId", "developerPrincipalId"])
+def test_every_storage_call_of_the_code_and_the_host_is_allowed_by_the_roles_of(principal: str) -> None:
     calls = sdk_calls_in_the_code()
     assert {"upload_blob", "download_blob", "submit_transaction"} <= calls, "the code scan finds nothing"
     assert calls - set(SDK_CALL_NEEDS) == set(), "add the data actions these calls need to SDK_CALL_NEEDS"
     needed = HOST_NEEDS.union(*(SDK_CALL_NEEDS[call] for call in calls))
-    allowed = set().union(*(ROLE_ALLOWS.get(role, set()) for role in role_ids_granted_to("identityPrincipalId")))
+    allowed = set().union(*(ROLE_ALLOWS.get(role, set()) for role in role_ids_granted_to(principal)))
     assert needed - allowed == set()
