@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
+from PIL import _imaging as pillow_core
 
-from tagging import vocabulary
+from tagging import memory, vocabulary
 from tagging.errors import ImageTooLargeError, InvalidImageError, UnsupportedMediaError
 from tagging.model import Analysis, PhotoMetadata, Tag
 
@@ -51,6 +52,12 @@ try:  # HEIC (iPhone photos) only where pillow-heif is installed; it registers t
 except ImportError:  # pragma: no cover - depends on the environment
     pass
 
+# Pillow allocates pixels in blocks (16 MiB by default). Blocks above glibc's largest mmap threshold (32 MiB)
+# are mappings of their own, returned to the system when the image is freed; smaller ones stay behind in the
+# malloc arena of the thread that decoded them, and a worker of many threads grows by a large image per thread.
+_PIXEL_BLOCK_BYTES = 64 * 1024 * 1024
+pillow_core.set_block_size(_PIXEL_BLOCK_BYTES)
+
 ACCEPTED_FORMATS = ", ".join(sorted({name.upper() for name, _ in (_ACCEPTED[f] for f in _OPENERS)}))
 
 # Decoders signal hostile or broken input with many exception types; all of them mean "cannot decode".
@@ -68,6 +75,13 @@ _SMALL_SIZE = 64
 _SHARPNESS_CROP = 256
 _COLORS = 16
 _GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
+_INDEXED_MODES = frozenset({"1", "P", "PA"})
+_STRIP_ROWS = 32  # output rows per strip when reducing with alpha
+_ANIMATION_FORMATS = frozenset({"gif", "png", "webp", "avif"})
+# The most a decoded pixel takes, so that the largest image allowed fits the decode budget.
+_MAX_BYTES_PER_PIXEL = 4
+# 64 coefficients of 2 bytes per 8x8 block, for luma and two quarter-size chroma planes (4:2:0).
+_PROGRESSIVE_BYTES_PER_PIXEL = 3
 
 _ORIENTATION, _MAKE, _MODEL, _DATETIME = 0x0112, 0x010F, 0x0110, 0x0132
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -115,14 +129,20 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
     with _opened(data, max_pixels) as image:
         name, _ = _ACCEPTED[image.format or ""]
         try:
-            frames = int(getattr(image, "n_frames", 1))
-            exif = image.getexif()
-            metadata = _metadata(exif)
-            orientation = exif.get(_ORIENTATION, 1)
             mode = image.mode
             width, height = image.size  # draft() below changes what size reports
             image.draft("RGB", draft_size(width, height))
-            working = _reduced(_upright_rgb(image, orientation))
+            budget = max_pixels * _MAX_BYTES_PER_PIXEL
+            with memory.decode_budget.reserve(decode_cost(image, width, height), budget):
+                # An MPO's second picture is the camera's preview of the first, not a frame of an animation.
+                frames = 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
+                # Inside the reservation: a PNG's EXIF may follow its pixels, so reading it decodes them.
+                exif = image.getexif()
+                metadata = _metadata(exif)
+                orientation = exif.get(_ORIENTATION, 1)
+                image.load()
+                # Reduced in its own mode first: converting at full size would copy it at full size.
+                working = _upright_rgb(_reduced(image), orientation)
         except _DECODE_ERRORS as exc:
             raise InvalidImageError(f"The {name.upper()} data is damaged and cannot be decoded ({exc}).") from exc
         if orientation in _TRANSPOSED_ORIENTATIONS:
@@ -160,7 +180,7 @@ def describe(decoded: Decoded) -> Analysis:
         tags.append(sharpness)
     if decoded.alpha and _min_alpha(image) < 255:
         tags.append(Tag("transparent", 1.0, vocabulary.SOURCE))
-    if decoded.frames > 1:
+    if decoded.frames > 1 and decoded.format in _ANIMATION_FORMATS:  # a TIFF's pages are a document, not a film
         tags.append(Tag("animated", 1.0, vocabulary.SOURCE))
     meta = decoded.metadata
     tags.extend(vocabulary.metadata_tags(meta))
@@ -246,7 +266,6 @@ def _color_shares(small: Image.Image) -> dict[str, float]:
 
 def _upright_rgb(image: Image.Image, orientation: int) -> Image.Image:
     """The first frame as RGB or RGBA, whatever the mode it was stored in, turned as EXIF says."""
-    image.load()
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greys: scale to 8 bits instead of letting convert() clip everything above 255 to white.
@@ -283,8 +302,37 @@ def draft_size(width: int, height: int) -> tuple[int, int]:
 
 
 def _reduced(image: Image.Image) -> Image.Image:
+    """Shrunk by a whole factor to a long side of _WORKING_SIZE to twice it, in the image's own mode."""
     factor = max(image.size) // _WORKING_SIZE
-    return image.reduce(factor) if factor >= 2 else image
+    if factor < 2:
+        return image
+    if image.mode in _INDEXED_MODES or image.mode.startswith("I;16"):
+        # reduce() refuses these modes; averaging palette indexes would invent colours, so those are sampled.
+        size = (-(-image.width // factor), -(-image.height // factor))
+        sampling = Image.Resampling.NEAREST if image.mode in _INDEXED_MODES else Image.Resampling.BOX
+        return image.resize(size, sampling)
+    if image.mode in ("LA", "RGBA"):
+        # Pillow reduces these premultiplied, through a converted copy of the whole image: a strip at a time
+        # keeps that copy small.
+        reduced = Image.new(image.mode, (-(-image.width // factor), -(-image.height // factor)))
+        rows = factor * _STRIP_ROWS
+        for top in range(0, image.height, rows):
+            strip = image.crop((0, top, image.width, min(top + rows, image.height)))
+            reduced.paste(strip.reduce(factor), (0, top // factor))
+        return reduced
+    return image.reduce(factor)
+
+
+def decode_cost(image: Image.Image, width: int, height: int) -> int:
+    """The bytes decoding `image` holds: its pixels at the scale it decodes to (after draft) and, for a
+    progressive JPEG, libjpeg's coefficient buffer for the whole image at full size (`width` x `height`)."""
+    mode = image.mode
+    # Pillow keeps 1, L and P in a byte per pixel, 16-bit greys in two, every other mode (RGB too) in four.
+    depth = 1 if mode in ("1", "L", "P") else 2 if mode.startswith("I;16") else _MAX_BYTES_PER_PIXEL
+    cost = image.width * image.height * depth
+    if image.format in ("JPEG", "MPO") and image.info.get("progressive"):
+        cost += _PROGRESSIVE_BYTES_PER_PIXEL * width * height
+    return cost
 
 
 def _fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
@@ -379,6 +427,8 @@ def _opened(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
         with warnings.catch_warnings():
             # Our own limit below is the hard one; Pillow's is only a warning up to twice its default.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow refuses twice its own limit outright: at our limit, the refusal is ours whatever the setting.
+            Image.MAX_IMAGE_PIXELS = max_pixels
             image = Image.open(io.BytesIO(data), formats=_OPENERS)
     except UnidentifiedImageError as exc:
         claimed = _claimed_format(data)

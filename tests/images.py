@@ -118,17 +118,23 @@ def scene(size: tuple[int, int] = (1024, 768), seed: int = 7) -> Image.Image:
     return Image.blend(image, texture, 0.15)
 
 
-def black_png(width: int, height: int) -> bytes:
-    """An all-black RGB PNG written row by row: a 100 MP image in a few hundred KB without 300 MB in memory."""
+# PNG colour type, bit depth and bytes per pixel of the modes black_png writes.
+_PNG_LAYOUTS = {"RGB": (2, 8, 3), "RGBA": (6, 8, 4), "I;16": (0, 16, 2)}
+
+
+def black_png(width: int, height: int, mode: str = "RGB") -> bytes:
+    """An all-black (and transparent, for RGBA) PNG written row by row: a 100 MP image in a few hundred KB
+    without 300 MB in memory."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
+    color_type, depth, pixel_bytes = _PNG_LAYOUTS[mode]
     compressor = zlib.compressobj(9)
-    row = b"\x00" * (1 + 3 * width)  # filter byte + RGB
+    row = b"\x00" * (1 + pixel_bytes * width)  # filter byte + pixels
     parts = [compressor.compress(row) for _ in range(height)]
     idat = b"".join(parts) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 

@@ -54,12 +54,12 @@ class Stack:
     def get(self, image_id: str, user: str) -> httpx.Response:
         return httpx.get(f"{self.url}/api/images/{image_id}", headers={"X-MS-CLIENT-PRINCIPAL-ID": user}, timeout=30)
 
-    def settled(self, image_id: str, user: str) -> dict[str, Any]:
+    def settled(self, image_id: str, user: str, timeout: float = 30) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             body: dict[str, Any] = self.get(image_id, user).json()
             return body if body["status"] != "pending" else None
 
-        result: dict[str, Any] = eventually(check, timeout=30, interval=0.1)
+        result: dict[str, Any] = eventually(check, timeout=timeout, interval=0.1)
         return result
 
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from PIL import Image, ImageFilter
 
-from tagging.analysis import analyse, decode, draft_size, probe, thumbnail
+from tagging.analysis import analyse, decode, decode_cost, draft_size, probe, thumbnail
 from tagging.errors import ImageTooLargeError, InvalidImageError, UnsupportedMediaError
 from tests.images import (
     exif_jpeg,
@@ -88,8 +88,18 @@ def test_a_header_claiming_ten_billion_pixels_is_refused_before_decoding() -> No
 
 def test_the_pixel_limit_is_a_setting() -> None:
     with pytest.raises(ImageTooLargeError, match="64x48"):
+        analyse(image_bytes("PNG", (64, 48)), max_pixels=2000)
+    with pytest.raises(ImageTooLargeError, match="more than 1,000 pixels"):
         analyse(image_bytes("PNG", (64, 48)), max_pixels=1000)
     assert analyse(image_bytes("PNG", (64, 48)), max_pixels=64 * 48).width == 64
+
+
+def test_a_pixel_limit_above_pillows_own_is_honoured() -> None:
+    # Pillow alone refuses anything over 179 MP; a deployment that allows more must get what it set.
+    header = png_header_claiming(20_000, 10_000)
+    assert probe(header, max_pixels=300_000_000).width == 20_000
+    with pytest.raises(ImageTooLargeError, match="200,000,000 pixels"):
+        probe(header, max_pixels=150_000_000)
 
 
 def test_a_truncated_jpeg_passes_the_header_probe_but_fails_to_decode() -> None:
@@ -235,3 +245,54 @@ def test_heic_is_accepted_where_pillow_heif_is_installed() -> None:
     pytest.importorskip("pillow_heif")
     result = analyse(image_bytes("HEIF", (64, 48), color=(20, 40, 220)), LIMIT)
     assert {"format:heic", "color:blue"} <= {tag.name for tag in result.tags}
+
+
+def test_a_camera_mpo_is_one_picture_not_an_animation() -> None:
+    # Cameras write a preview as the second picture of an MPO: it is not a frame of an animation.
+    photo, preview = scene((640, 480)), scene((160, 120), seed=2)
+    mpo = save(photo, "MPO", save_all=True, append_images=[preview])
+    assert Image.open(io.BytesIO(mpo)).format == "MPO"
+    result = analyse(mpo, LIMIT)
+    assert result.format == "jpeg"
+    assert result.frames == 1
+    assert "animated" not in {tag.name for tag in result.tags}
+
+
+def test_a_multi_page_tiff_records_its_pages_but_is_not_animated() -> None:
+    pages = [Image.new("RGB", (60, 40), color) for color in ((200, 0, 0), (0, 200, 0), (0, 0, 200))]
+    result = analyse(save(pages[0], "TIFF", save_all=True, append_images=pages[1:]), LIMIT)
+    assert result.frames == 3
+    assert "animated" not in {tag.name for tag in result.tags}
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "I;16", "1", "CMYK"])
+def test_large_images_of_every_mode_decode_small_keeping_colour_and_alpha(mode: str) -> None:
+    picture = Image.new("RGB", (2400, 1200), (210, 30, 30))
+    if mode in ("RGBA", "LA"):
+        picture.putalpha(Image.linear_gradient("L").resize(picture.size))
+    image = picture.convert(mode) if mode != "I;16" else picture.convert("L").convert("I").point(lambda v: v * 256)
+    image = image.convert("I;16") if mode == "I;16" else image
+    fmt = "TIFF" if mode in ("CMYK", "I;16", "LA") else "PNG"
+    decoded = decode(save(image, fmt), LIMIT)
+    assert (decoded.width, decoded.height) == (2400, 1200)
+    assert max(decoded.image.size) < 1024
+    assert decoded.image.mode in ("RGB", "RGBA")
+    names = {tag.name for tag in analyse(save(image, fmt), LIMIT).tags}
+    assert ("transparent" in names) == (mode in ("RGBA", "LA"))
+    if mode in ("RGBA", "P", "CMYK"):
+        assert "color:red" in names
+
+
+def test_decoding_reserves_what_the_decoder_holds() -> None:
+    big = scene((4000, 3000))
+    baseline, progressive = save(big, "JPEG"), save(big, "JPEG", progressive=True)
+    with Image.open(io.BytesIO(baseline)) as image:
+        image.draft("RGB", draft_size(4000, 3000))
+        drafted = decode_cost(image, 4000, 3000)
+    assert drafted == 1000 * 750 * 4  # a quarter of each side, four bytes a pixel
+    with Image.open(io.BytesIO(progressive)) as image:
+        image.draft("RGB", draft_size(4000, 3000))
+        # libjpeg keeps every coefficient of a progressive JPEG at full size, however small it decodes.
+        assert decode_cost(image, 4000, 3000) == drafted + 3 * 4000 * 3000
+    with Image.open(io.BytesIO(save(Image.new("L", (100, 50)), "PNG"))) as image:
+        assert decode_cost(image, 100, 50) == 100 * 50
