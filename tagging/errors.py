@@ -43,10 +43,6 @@ class ImageNotReadyError(TaggingError):
     code = "not_ready"
 
 
-class ImageAlreadyTaggedError(TaggingError):
-    code = "already_tagged"
-
-
 class StorageUnavailableError(TaggingError):
     """Storage cannot be reached right now: the request is safe to repeat in a moment."""
 

@@ -44,7 +44,8 @@ def user_key(user_id: str | None) -> str:
         raise UnauthenticatedError(
             f"The caller identity is longer than {MAX_USER_ID_BYTES} bytes and cannot be a principal id."
         )
-    if _READABLE_USER.fullmatch(user_id):
+    # Blob names are URL paths: a name part of dots, or ending in one, is resolved away or refused on the way.
+    if _READABLE_USER.fullmatch(user_id) and not user_id.endswith("."):
         return user_id
     encoded = base64.urlsafe_b64encode(user_id.encode("utf-8")).decode("ascii").rstrip("=")
     return f"~{encoded}"

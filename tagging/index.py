@@ -22,15 +22,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tagging.errors import InvalidRequestError
-from tagging.model import ImageRecord, Tag
+from tagging.model import ImageRecord, Tag, compact_json
 
 MAX_TAG_CHARS = 64
 MAX_TAGS_PER_IMAGE = 40  # a batch holds 100 operations: the manifest, the listing row, a row and a count per tag
+# Automatic tags stop short of that, so that an owner can always add tags of their own.
+MAX_AUTOMATIC_TAGS = 30
+# The automatic tags an owner removed, remembered so that tagging again leaves them out: the latest ones.
+MAX_REMOVED_TAGS = 40
 ALL, TAG, COUNT, MANIFEST = "all|", "tag|", "count|", "idx|"
 # Timestamps up to the year 2286 fit in 13 digits of milliseconds; subtracting gives newest first.
 _NEWEST_FIRST = 10**13 - 1
 _READABLE_TAG = re.compile(r"[a-z0-9:._-]{1,64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates, which UTF-8 cannot carry
 
 
 class InvalidTagError(InvalidRequestError):
@@ -105,7 +109,7 @@ def summary(record: ImageRecord) -> dict[str, object]:
     return {
         "image_id": record.image_id,
         "status": record.status,
-        "tags": json.dumps([[t.name, t.confidence, t.source] for t in record.tags], separators=(",", ":")),
+        "tags": compact_json([[t.name, t.confidence, t.source] for t in record.tags]),
         "width": record.width,
         "height": record.height,
         "uploaded_at": record.uploaded_at,
@@ -189,7 +193,7 @@ def retagged(record: ImageRecord, *, add: Tag | None = None, remove: str | None 
         dropped = [tag for tag in tags if tag.name == remove]
         tags = [tag for tag in tags if tag.name != remove]
         if any(tag.source != "user" for tag in dropped) and remove not in removed:
-            removed.append(remove)
-    if len(tags) > MAX_TAGS_PER_IMAGE:
+            removed = [*removed, remove][-MAX_REMOVED_TAGS:]
+    if add is not None and len(tags) > MAX_TAGS_PER_IMAGE:
         raise InvalidTagError(f"An image carries at most {MAX_TAGS_PER_IMAGE} tags; remove one first.")
     return replace(record, tags=tuple(tags), removed_tags=tuple(removed))

@@ -13,6 +13,12 @@ Status = Literal["pending", "done", "failed", "deleted"]
 JOB_VERSION = 1
 
 
+def compact_json(value: Any) -> str:
+    """JSON as stored in messages and entities: compact, and with characters as themselves, since an escape
+    (`\\ud83d\\ude00`) takes three to six times their room under Azure's size limits."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Tag:
     name: str
@@ -33,9 +39,16 @@ class UploadJob:
     size: int
     uploaded_at: str
     filename: str | None = None
+    # The owner's edits, when an image they edited is tagged again: their own tags, and automatic ones they removed.
+    user_tags: tuple[str, ...] = ()
+    removed_tags: tuple[str, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps({"v": JOB_VERSION, **asdict(self)}, separators=(",", ":"))
+        body = {"v": JOB_VERSION, **asdict(self)}
+        for name in ("user_tags", "removed_tags"):
+            if not body[name]:
+                del body[name]  # optional: absent from a first upload's job
+        return compact_json(body)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> UploadJob:
@@ -64,7 +77,19 @@ class UploadJob:
         filename = data.get("filename")
         if filename is not None and not isinstance(filename, str):
             raise MalformedJobError("The job's 'filename' must be a string when present.")
-        return cls(filename=filename, **{name: data[name] for name in fields})
+        return cls(
+            filename=filename,
+            user_tags=_names(data, "user_tags"),
+            removed_tags=_names(data, "removed_tags"),
+            **{name: data[name] for name in fields},
+        )
+
+
+def _names(data: dict[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise MalformedJobError(f"The job's {name!r} must be a list of tag names when present.")
+    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,8 @@ class ImageRecord:
     # Automatic tags the owner removed: a later analysis of the same image leaves them out.
     removed_tags: tuple[str, ...] = ()
     deleted_at: str | None = None
+    # On a tombstone, the ETag of the blob its delete removed: a blob with another ETag is a later upload.
+    deleted_etag: str | None = None
 
     @property
     def megapixels(self) -> float | None:
@@ -137,7 +164,7 @@ class ImageRecord:
             "format": self.format,
             "width": self.width,
             "height": self.height,
-            "tags": json.dumps([asdict(tag) for tag in self.tags], separators=(",", ":")),
+            "tags": compact_json([asdict(tag) for tag in self.tags]),
             "tagged_at": self.tagged_at,
             "error": self.error,
             "frames": self.frames,
@@ -145,8 +172,9 @@ class ImageRecord:
             **asdict(self.metadata),
             "dhash": self.dhash,
             "thumbnail": self.thumbnail or None,
-            "removed_tags": json.dumps(list(self.removed_tags)) if self.removed_tags else None,
+            "removed_tags": compact_json(list(self.removed_tags)) if self.removed_tags else None,
             "deleted_at": self.deleted_at,
+            "deleted_etag": self.deleted_etag,
         }
         # Table storage has no null: an absent property is how an entity says "unknown".
         return {name: value for name, value in entity.items() if value is not None}
@@ -177,6 +205,7 @@ class ImageRecord:
             thumbnail=bool(entity.get("thumbnail", False)),
             removed_tags=tuple(json.loads(entity.get("removed_tags") or "[]")),
             deleted_at=entity.get("deleted_at"),
+            deleted_etag=entity.get("deleted_etag"),
         )
 
     def to_api(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ class StoredImage:
     content_type: str
     size: int
     metadata: Mapping[str, str]
+    etag: str
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class FetchedImage:
 
 
 class ImageStore(Protocol):
-    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> bool:
-        """Store the bytes unless `name` exists already; True when this call created it."""
+    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> StoredImage | None:
+        """Store the bytes unless `name` exists already; what was stored when this call created it, else None."""
 
     def read(self, name: str) -> bytes:
         """The bytes of `name`; raises ImageNotFoundError when there is no such blob."""
@@ -58,10 +59,16 @@ class Catalog(Protocol):
         """
 
     def forget(self, record: ImageRecord) -> None:
-        """Remove every row of the image and leave tombstones (`record.deleted_at` set) that stop the worker."""
+        """Remove every row of the image and leave tombstones (`record.deleted_etag` set) that stop the worker."""
 
     def revive(self, user_key: str, image_id: str) -> None:
         """Clear the tombstones of an image that was uploaded again after it was deleted."""
+
+    def reset(self, record: ImageRecord) -> None:
+        """Remove the record and every index row of a processed image at once, so that it is tagged again.
+
+        Raises ImageNotFoundError when the image was deleted meanwhile.
+        """
 
     def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
         """Newest first, the user's processed images carrying every tag in `tags` (all of them when empty)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,7 +14,6 @@ from tagging import analysis
 from tagging.config import IMAGES_CONTAINER, Settings
 from tagging.errors import (
     EmptyUploadError,
-    ImageAlreadyTaggedError,
     ImageNotFoundError,
     ImageNotReadyError,
     InvalidImageError,
@@ -24,7 +24,14 @@ from tagging.errors import (
     UploadTooLargeError,
 )
 from tagging.identity import caller, checked_image_id, image_id_for, user_key
-from tagging.index import Item, decode_continuation, encode_continuation, normalise_tag, search_prefix
+from tagging.index import (
+    MAX_AUTOMATIC_TAGS,
+    Item,
+    decode_continuation,
+    encode_continuation,
+    normalise_tag,
+    search_prefix,
+)
 from tagging.model import ImageRecord, Tag, UploadJob
 from tagging.ports import FetchedImage, Ports, StoredImage
 from tagging.taggers import TaggerInput, merge, run_taggers
@@ -32,6 +39,8 @@ from tagging.taggers import TaggerInput, merge, run_taggers
 logger = logging.getLogger(__name__)
 
 MAX_FILENAME_CHARS = 255
+# ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+_PLAIN_NUMBER = re.compile(r"[0-9]+")
 USER_SOURCE = "user"
 
 
@@ -46,8 +55,10 @@ class Accepted:
 
 def check_declared_size(content_length: str | None, settings: Settings) -> None:
     """Refuse an oversized upload from its Content-Length, before its body is read."""
-    if content_length is not None and content_length.strip().isdigit():
-        _check_size(int(content_length), settings)
+    declared = (content_length or "").strip()
+    if _PLAIN_NUMBER.fullmatch(declared):
+        # Twenty digits are more bytes than anyone sends: no need to read a longer number to refuse it.
+        _check_size(int(declared) if len(declared) < 20 else 10**20, settings)
 
 
 def accept_upload(
@@ -87,21 +98,20 @@ def accept_upload(
     if name:
         # Blob metadata is ASCII only.
         metadata["filename"] = quote(name, safe=" ")
-    if images.save(blob, data, header.content_type, metadata):
+    stored = images.save(blob, data, header.content_type, metadata)
+    if stored is not None:
         logger.info("Stored image %s (%s, %d bytes) for %s", image_id, header.format, len(data), key)
-        record = _pending(key, image_id, StoredImage(blob, header.content_type, len(data), metadata))
+        record = _pending(key, image_id, stored)
         return Accepted(record, created=True, job=_job(who.id, record))
-    existing = ports.records.get(key, image_id)
-    if existing is not None:
-        return Accepted(existing, created=False, job=None)
-    stored = images.describe(blob)
-    if stored is None:  # deleted between the two calls: whoever deleted it wins
-        raise ImageNotFoundError("The image was deleted while it was being uploaded again; upload it once more.")
+    current = _current(ports, key, image_id)
+    if current is None:  # the stored copy is being deleted: whoever deleted it wins
+        raise ImageNotReadyError("This image is being deleted; upload it again in a moment.")
+    if current.status != "pending":
+        return Accepted(current, created=False, job=None)
     # Stored but not tagged yet. The job may have been lost (the host sends it only after the function
     # returns), so send it again: the worker is idempotent, a duplicate job costs one table read.
-    record = _pending(key, image_id, stored)
     logger.info("Image %s uploaded again while pending; job sent again", image_id)
-    return Accepted(record, created=False, job=_job(who.id, record))
+    return Accepted(current, created=False, job=_job(who.id, current))
 
 
 def parse_job(body: str | bytes) -> UploadJob:
@@ -125,14 +135,8 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
     Delivery is at least once and the Table output binding only inserts, so a job whose record exists is
     done already: writing again would fail on the duplicate key and send the message towards poison.
     """
-    existing = ports.records.get(job.user_key, job.image_id)
-    if existing is not None:
-        if existing.status == "deleted" and (existing.deleted_at or "") < job.uploaded_at:
-            # Deleted, then uploaded again: this job is for the new upload.
-            ports.records.revive(job.user_key, job.image_id)
-        else:
-            logger.info("Image %s already %s; duplicate job ignored", job.image_id, existing.status)
-            return None
+    if not _needs_record(ports, job):
+        return None
     try:
         data = ports.images.read(f"{job.user_key}/{job.image_id}")
     except ImageNotFoundError:
@@ -147,6 +151,8 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
         content_type=job.content_type,
         uploaded_at=job.uploaded_at,
         filename=job.filename,
+        tags=_with_edits((), job),
+        removed_tags=job.removed_tags,
     )
     try:
         decoded = analysis.decode(data, ports.settings.max_pixels)
@@ -160,7 +166,7 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
     # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
     ports.thumbnails.save(thumbnail_name(job.user_key, job.image_id), preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
     extra = run_taggers(ports.taggers, TaggerInput(job.image_id, data, job.content_type, result, preview))
-    tags = merge(result.tags, extra)
+    tags = _with_edits(merge(result.tags, extra, limit=MAX_AUTOMATIC_TAGS), job)
     done = replace(
         pending,
         status="done",
@@ -182,6 +188,45 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
     return done
 
 
+def _needs_record(ports: Ports, job: UploadJob) -> bool:
+    """Whether the job's image still needs its record: it has none yet, or it was deleted and then uploaded
+    again (the tombstone is cleared). A record that exists means a redelivered job: the work is done."""
+    existing = ports.records.get(job.user_key, job.image_id)
+    if existing is None:
+        return True
+    if existing.status == "deleted" and _uploaded_again(ports, existing):
+        ports.records.revive(job.user_key, job.image_id)
+        return True
+    logger.info("Image %s already %s; duplicate job ignored", job.image_id, existing.status)
+    return False
+
+
+def _uploaded_again(ports: Ports, tombstone: ImageRecord) -> bool:
+    """A deleted image is back when its blob exists and is not the one the delete removed (a delete writes its
+    tombstone before it removes the blob, and an upload stores a blob only where there is none)."""
+    stored = ports.images.describe(f"{tombstone.user_key}/{tombstone.image_id}")
+    return stored is not None and stored.etag != tombstone.deleted_etag
+
+
+def _current(ports: Ports, key: str, image_id: str) -> ImageRecord | None:
+    """The image as it stands: its record, or a pending one while the worker has written none; None when the
+    user has no such image (never uploaded, deleted, or being deleted)."""
+    record = ports.records.get(key, image_id)
+    if record is not None and record.status != "deleted":
+        return record
+    stored = ports.images.describe(f"{key}/{image_id}")
+    if stored is None or (record is not None and stored.etag == record.deleted_etag):
+        return None
+    return _pending(key, image_id, stored)
+
+
+def _with_edits(tags: tuple[Tag, ...], job: UploadJob) -> tuple[Tag, ...]:
+    """The automatic tags without those the owner removed or set themselves, then the owner's own."""
+    mine = set(job.user_tags) | set(job.removed_tags)
+    kept = tuple(tag for tag in tags if tag.name not in mine)
+    return kept + tuple(Tag(name, 1.0, USER_SOURCE) for name in job.user_tags)
+
+
 def _indexed(ports: Ports, record: ImageRecord) -> bool:
     """Index the record; False when the image was deleted meanwhile and nothing more must be written."""
     if ports.records.index(record) == "deleted":
@@ -197,16 +242,11 @@ def thumbnail_name(key: str, image_id: str) -> str:
 def get_image(ports: Ports, *, user_id: str | None, image_id: str | None) -> ImageRecord:
     key = user_key(user_id)
     checked = checked_image_id(image_id)
-    record = ports.records.get(key, checked)
-    if record is not None:
-        if record.status == "deleted":
-            raise ImageNotFoundError(f"You have no image {checked}.")
-        return record
     # Only the caller's own partition and blob folder are ever read: another user's id is simply not found.
-    stored = ports.images.describe(f"{key}/{checked}")
-    if stored is None:
+    record = _current(ports, key, checked)
+    if record is None:
         raise ImageNotFoundError(f"You have no image {checked}.")
-    return _pending(key, checked, stored)
+    return record
 
 
 def _pending(key: str, image_id: str, stored: StoredImage) -> ImageRecord:
@@ -224,6 +264,7 @@ def _pending(key: str, image_id: str, stored: StoredImage) -> ImageRecord:
 
 
 def _job(user_id: str, record: ImageRecord) -> UploadJob:
+    """The job for an image; one that was tagged before carries its owner's edits, so that they survive."""
     return UploadJob(
         user=user_id,
         user_key=record.user_key,
@@ -234,6 +275,8 @@ def _job(user_id: str, record: ImageRecord) -> UploadJob:
         size=record.size,
         uploaded_at=record.uploaded_at,
         filename=record.filename,
+        user_tags=tuple(tag.name for tag in record.tags if tag.source == USER_SOURCE),
+        removed_tags=record.removed_tags,
     )
 
 
@@ -309,36 +352,39 @@ class Retry:
     job: UploadJob
 
 
-def retry_image(ports: Ports, *, user_id: str | None, image_id: str | None, now: datetime | None = None) -> Retry:
-    """Queue a failed (or stuck pending) image for tagging again; a tagged image is left alone."""
+def retry_image(ports: Ports, *, user_id: str | None, image_id: str | None) -> Retry:
+    """Queue an image for tagging again: a failed one, a pending one whose job may have been lost, or a tagged
+    one to be analysed afresh (by a new tagger, say). Its owner's tags and removals are kept."""
     who = caller(user_id)
     checked = checked_image_id(image_id)
-    record = ports.records.get(who.key, checked)
-    stored = ports.images.describe(f"{who.key}/{checked}")
-    if stored is None or (record is not None and record.status == "deleted"):
-        raise ImageNotFoundError(f"You have no image {checked}.")
+    record = _current(ports, who.key, checked)
     if record is None:
-        record = _pending(who.key, checked, stored)  # the job may have been lost: sending it again is safe
-    elif record.status == "done":
-        raise ImageAlreadyTaggedError("The image is tagged already; only failed or pending images are retried.")
-    else:
-        # Clear the failure, its record and its listing row, so that the worker starts afresh.
-        ports.records.forget(replace(record, deleted_at=_timestamp(now)))
-        ports.records.revive(who.key, checked)
-        record = _pending(who.key, checked, stored)
+        raise ImageNotFoundError(f"You have no image {checked}.")
+    job = _job(who.id, record)
+    if record.status != "pending":
+        # Record and index rows go in one transaction: the Table output binding can then insert the new record.
+        ports.records.reset(record)
+        record = replace(
+            record, status="pending", tags=(), removed_tags=(), tagged_at=None, error=None, thumbnail=False
+        )
     logger.info("Image %s queued again", checked)
-    return Retry(record, _job(who.id, record))
+    return Retry(record, job)
 
 
 def record_failure(ports: Ports, job: UploadJob, reason: str, *, now: datetime | None = None) -> ImageRecord | None:
     """The failed record for a job the host gave up on, or None when the image needs nothing more."""
-    if ports.records.get(job.user_key, job.image_id) is not None:
-        return None  # done, failed or deleted meanwhile
+    if not _needs_record(ports, job):
+        return None  # done or failed meanwhile
     stored = ports.images.describe(f"{job.user_key}/{job.image_id}")
     if stored is None:
-        return None
+        return None  # deleted
     failed = replace(
-        _pending(job.user_key, job.image_id, stored), status="failed", tagged_at=_timestamp(now), error=reason
+        _pending(job.user_key, job.image_id, stored),
+        status="failed",
+        tags=_with_edits((), job),
+        removed_tags=job.removed_tags,
+        tagged_at=_timestamp(now),
+        error=reason,
     )
     return failed if _indexed(ports, failed) else None
 
@@ -347,11 +393,11 @@ def _tagged_image(ports: Ports, user_id: str | None, image_id: str | None) -> tu
     """The caller's key and the id of one of their images that has been tagged (or failed)."""
     key = user_key(user_id)
     checked = checked_image_id(image_id)
-    record = ports.records.get(key, checked)
-    if record is None and ports.images.describe(f"{key}/{checked}") is not None:
-        raise ImageNotReadyError("The image is still being tagged; change its tags once it is done.")
-    if record is None or record.status == "deleted":
+    record = _current(ports, key, checked)
+    if record is None:
         raise ImageNotFoundError(f"You have no image {checked}.")
+    if record.status == "pending":
+        raise ImageNotReadyError("The image is still being tagged; change its tags once it is done.")
     return key, checked
 
 
@@ -359,16 +405,14 @@ def delete_image(ports: Ports, *, user_id: str | None, image_id: str | None, now
     """Remove the image, its thumbnail, its record and every index row; a racing worker cannot bring it back."""
     key = user_key(user_id)
     checked = checked_image_id(image_id)
-    record = ports.records.get(key, checked)
+    record = _current(ports, key, checked)
     if record is None:
-        stored = ports.images.describe(f"{key}/{checked}")
-        if stored is None:
-            raise ImageNotFoundError(f"You have no image {checked}.")
-        record = _pending(key, checked, stored)
-    if record.status == "deleted":
         raise ImageNotFoundError(f"You have no image {checked}.")
-    # Tombstones first: from here on the worker drops whatever it was doing for this image.
-    ports.records.forget(replace(record, deleted_at=_timestamp(now)))
+    stored = ports.images.describe(f"{key}/{checked}")
+    # Tombstones first: from here on the worker drops whatever it was doing for this image, and an upload of
+    # the same bytes after the blob is gone is told apart by its blob's ETag.
+    tombstone = replace(record, deleted_at=_timestamp(now), deleted_etag=stored.etag if stored else None)
+    ports.records.forget(tombstone)
     ports.images.delete(f"{key}/{checked}")
     ports.thumbnails.delete(thumbnail_name(key, checked))
     logger.info("Image %s deleted", checked)
@@ -395,6 +439,6 @@ def content(ports: Ports, *, user_id: str | None, image_id: str | None) -> Fetch
 def _page_size(limit: str | None) -> int:
     if limit is None or limit == "":
         return DEFAULT_PAGE
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+    if not _PLAIN_NUMBER.fullmatch(limit) or len(limit) > 3 or not 1 <= int(limit) <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}.")
     return int(limit)

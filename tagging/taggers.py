@@ -45,14 +45,17 @@ def run_taggers(taggers: Sequence[Tagger], image: TaggerInput) -> list[Tag]:
     return tags
 
 
-def merge(*groups: Sequence[Tag]) -> tuple[Tag, ...]:
-    """One tag per name, the most confident kept, in first-seen order."""
+def merge(builtin: Sequence[Tag], extra: Sequence[Tag], *, limit: int) -> tuple[Tag, ...]:
+    """One tag per name, the more confident kept, the built-in ones first; past `limit` tags, the least
+    confident of the taggers' are left out (a service may return dozens of labels)."""
     best: dict[str, Tag] = {}
-    for group in groups:
-        for tag in group:
-            if tag.name not in best or tag.confidence > best[tag.name].confidence:
-                best[tag.name] = tag
-    return tuple(best.values())
+    for tag in [*builtin, *extra]:
+        if tag.name not in best or tag.confidence > best[tag.name].confidence:
+            best[tag.name] = tag
+    own = {tag.name for tag in builtin}
+    added = sorted((tag for tag in best.values() if tag.name not in own), key=lambda tag: -tag.confidence)
+    kept = {tag.name for tag in added[: max(0, limit - len(own))]} | own
+    return tuple(tag for tag in best.values() if tag.name in kept)
 
 
 class AzureVisionTagger:
@@ -68,15 +71,21 @@ class AzureVisionTagger:
         self._client = client
 
     @classmethod
-    def connect(cls, endpoint: str, key: str | None = None, client_id: str | None = None) -> AzureVisionTagger:
+    def connect(
+        cls, endpoint: str, key: str | None = None, client_id: str | None = None, *, read_timeout: float = 20
+    ) -> AzureVisionTagger:
         from azure.ai.vision.imageanalysis import ImageAnalysisClient
         from azure.core.credentials import AzureKeyCredential
 
+        # An image waits for this service: a slow or unreachable one must cost seconds, not the SDK's default
+        # of minutes of retries, before the image is tagged without it.
+        patience = {"connection_timeout": 5, "read_timeout": read_timeout, "retry_total": 1}
         if key:
-            return cls(ImageAnalysisClient(endpoint, AzureKeyCredential(key)))
+            return cls(ImageAnalysisClient(endpoint, AzureKeyCredential(key), **patience))
         from azure.identity import DefaultAzureCredential
 
-        return cls(ImageAnalysisClient(endpoint, DefaultAzureCredential(managed_identity_client_id=client_id)))
+        credential = DefaultAzureCredential(managed_identity_client_id=client_id)
+        return cls(ImageAnalysisClient(endpoint, credential, **patience))
 
     def tag(self, image: TaggerInput) -> Sequence[Tag]:
         from azure.ai.vision.imageanalysis.models import VisualFeatures

@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 
 from tagging.errors import (
-    ImageAlreadyTaggedError,
     ImageNotFoundError,
     ImageNotReadyError,
     ImageTooLargeError,
@@ -36,7 +35,6 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     InvalidImageError: 400,
     ImageNotFoundError: 404,
     ImageNotReadyError: 409,
-    ImageAlreadyTaggedError: 409,
     StorageUnavailableError: 503,
     UploadTooLargeError: 413,
     ImageTooLargeError: 413,

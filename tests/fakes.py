@@ -17,12 +17,15 @@ from tagging.taggers import Tagger
 class FakeImageStore(ImageStore):
     def __init__(self) -> None:
         self.blobs: dict[str, tuple[bytes, StoredImage]] = {}
+        self._writes = 0
 
-    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> bool:
+    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> StoredImage | None:
         if name in self.blobs:
-            return False
-        self.blobs[name] = (data, StoredImage(name, content_type, len(data), dict(metadata)))
-        return True
+            return None
+        self._writes += 1  # every write has its own ETag, as in Blob Storage
+        stored = StoredImage(name, content_type, len(data), dict(metadata), f'"{self._writes}"')
+        self.blobs[name] = (data, stored)
+        return stored
 
     def read(self, name: str) -> bytes:
         if name not in self.blobs:
@@ -36,7 +39,7 @@ class FakeImageStore(ImageStore):
         if name not in self.blobs:
             return None
         data, stored = self.blobs[name]
-        return FetchedImage(data, stored.content_type, f'"{hash(data) & 0xFFFFFFFF:x}"')
+        return FetchedImage(data, stored.content_type, stored.etag)
 
     def delete(self, name: str) -> bool:
         return self.blobs.pop(name, None) is not None
@@ -77,6 +80,16 @@ class FakeCatalog(Catalog):
         current = self.get(user_key, image_id)
         if current is not None and current.status == "deleted":
             del self.entities[(user_key, image_id)]
+
+    def reset(self, record: ImageRecord) -> None:
+        key = (record.user_key, record.image_id)
+        current = self.get(*key)
+        if current is None:
+            return
+        if current.status == "deleted" or (key in self.manifests and self.manifests[key] is None):
+            raise ImageNotFoundError(record.image_id)
+        del self.entities[key]
+        self.manifests.pop(key, None)
 
     def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
         live = [r for (k, _), r in self.manifests.items() if k == user_key and r is not None]

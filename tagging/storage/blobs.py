@@ -18,20 +18,20 @@ class BlobImageStore:
     def __init__(self, service: BlobServiceClient, container: str) -> None:
         self._container: ContainerClient = service.get_container_client(container)
 
-    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> bool:
+    def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> StoredImage | None:
         blob = self._container.get_blob_client(name)
         for attempt in range(2):
             try:
                 # overwrite=False sends If-None-Match: *, so two racing uploads of one image store one copy.
-                blob.upload_blob(
+                written = blob.upload_blob(
                     data,
                     overwrite=False,
                     content_settings=ContentSettings(content_type=content_type),
                     metadata=dict(metadata),
                 )
-                return True
+                return StoredImage(name, content_type, len(data), dict(metadata), str(written["etag"]))
             except ResourceExistsError:
-                return False
+                return None
             except ResourceNotFoundError:
                 if attempt:
                     raise
@@ -54,6 +54,7 @@ class BlobImageStore:
             content_type=props.content_settings.content_type or "application/octet-stream",
             size=props.size,
             metadata=dict(props.metadata or {}),
+            etag=str(props.etag),
         )
 
     def _create_container(self) -> None:

@@ -23,7 +23,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 from tagging import index
 from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.index import Item, Page
-from tagging.model import ImageRecord, Tag
+from tagging.model import ImageRecord, Tag, compact_json
 from tagging.ports import IndexResult
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,28 @@ class TableCatalog:
                     self._table.delete_entity(
                         user_key, row_key, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
                     )
+
+    def reset(self, record: ImageRecord) -> None:
+        key, image_id = record.user_key, record.image_id
+        for attempt in range(ATTEMPTS):
+            entity = self._entity(key, image_id)
+            if entity is None:
+                return  # reset by a concurrent retry: what we wanted
+            manifest = self._entity(key, index.manifest_key(image_id))
+            if entity.get("status") == "deleted" or (manifest is not None and manifest.get("deleted")):
+                raise ImageNotFoundError(f"You have no image {image_id}.")
+            ops: list[Operation] = [("delete", entity, _if_unchanged(entity))]
+            if manifest is not None:
+                tags = json.loads(manifest.get("tags") or "[]")
+                ops.append(("delete", manifest, _if_unchanged(manifest)))
+                ops += [("delete", {"PartitionKey": key, "RowKey": row}) for row in json.loads(manifest["rows"])]
+                ops += self._count_changes(key, image_id, dict.fromkeys(tags, -1))
+            try:
+                self._submit(ops)
+                return
+            except TableTransactionError as exc:
+                self._raise_unless_conflict(exc, attempt)
+        raise RuntimeError(f"Image {image_id}: the index kept changing; {ATTEMPTS} attempts failed")
 
     def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
         if not tags:
@@ -282,8 +304,8 @@ def _manifest(record: ImageRecord) -> tuple[dict[str, Any], list[str], list[str]
     entity = {
         "PartitionKey": record.user_key,
         "RowKey": index.manifest_key(record.image_id),
-        "rows": json.dumps(rows),
-        "tags": json.dumps(tags),
+        "rows": compact_json(rows),
+        "tags": compact_json(tags),
     }
     return entity, rows, tags
 

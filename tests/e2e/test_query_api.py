@@ -259,6 +259,17 @@ def test_manual_tags_are_searchable_and_a_removed_automatic_tag_stays_removed(st
     shown = stack.get(image_id, who).json()
     assert "holiday" in {tag["name"] for tag in shown["tags"]}
 
+    # Tagged afresh, the image keeps its owner's choices: their tag, and not the tag they removed.
+    assert stack.call("POST", f"/api/images/{image_id}/retry", who).status_code == 202
+    again = stack.settled(image_id, who)
+    assert again["status"] == "done"
+    names = {tag["name"] for tag in again["tags"]}
+    assert "holiday" in names
+    assert "color:red" not in names
+    assert "format:png" in names
+    assert ids_of(search(stack, who, "holiday")) == [image_id]
+    assert ids_of(search(stack, who, "color:red")) == []
+
     assert stack.call("DELETE", f"/api/images/{image_id}/tags/holiday", who).status_code == 200
     assert ids_of(search(stack, who, "holiday")) == []
 
@@ -283,6 +294,7 @@ def test_every_endpoint_answers_404_for_another_users_image(stack: Stack, galler
         ("GET", f"/api/images/{image_id}/content"),
         ("PUT", f"/api/images/{image_id}/tags/mine"),
         ("DELETE", f"/api/images/{image_id}/tags/color:red"),
+        ("POST", f"/api/images/{image_id}/retry"),
         ("DELETE", f"/api/images/{image_id}"),
     ]:
         response = stack.call(method, path, stranger)
@@ -319,3 +331,13 @@ def test_identities_with_any_characters_are_separate_users(stack: Stack, identit
     assert ids_of(search(stack, who)) == [image_id]
     assert ids_of(search(stack, other)) == []
     assert stack.get(image_id, other).status_code == 404
+
+
+@pytest.mark.parametrize("identity", [".", "..", "trailing-dot."])
+def test_identities_that_a_url_path_would_resolve_away_are_users_like_any_other(stack: Stack, identity: str) -> None:
+    # Blob names are URL paths: stored under "." or "..", these users' images would land elsewhere or nowhere.
+    data = image_bytes("PNG", (20, 20 + len(identity)), (uuid.uuid4().int % 256, 90, 90))
+    (image_id,) = uploaded(stack, identity, [data])
+    assert stack.call("GET", f"/api/images/{image_id}/content", identity).content == data
+    assert image_id in ids_of(search(stack, identity))
+    assert stack.call("DELETE", f"/api/images/{image_id}", identity).status_code == 204

@@ -9,6 +9,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from local_runner.azurite import Azurite
+from tagging.errors import ImageNotFoundError
 from tagging.index import Page
 from tagging.model import ImageRecord, Tag
 from tagging.storage import StorageAccount, TableCatalog
@@ -91,6 +92,37 @@ def test_forgetting_an_image_never_indexed_leaves_a_tombstone_first(account: Sto
     catalog.forget(pending)
     assert catalog.index(record(image_id(2), "late")) == "deleted"  # the worker that was still running
     assert catalog.counts("alice") == []
+
+
+def test_a_reset_removes_the_record_and_its_rows_at_once_and_leaves_no_tombstone(
+    account: StorageAccount, unique: str
+) -> None:
+    catalog = TableCatalog(account.tables, unique)
+    other = record(image_id(5), "color:red")
+    done = record(image_id(4), "color:red", "format:png")
+    for indexed in (other, done):
+        catalog.index(indexed)
+        catalog._table.create_entity(indexed.to_entity())  # what the output binding writes
+    catalog.reset(done)
+    assert catalog.get("alice", image_id(4)) is None
+    assert catalog.counts("alice") == [("color:red", 1)]
+    assert ids(catalog.page("alice", [], 10, None)) == [image_id(5)]
+    catalog.reset(done)  # a second retry at once: nothing left to do
+    # What the worker does next succeeds: the index and the insert-only record write.
+    assert catalog.index(done) == "added"
+    catalog._table.create_entity(done.to_entity())
+    assert catalog.counts("alice") == [("color:red", 2), ("format:png", 1)]
+
+
+def test_a_reset_of_an_image_deleted_meanwhile_is_not_found(account: StorageAccount, unique: str) -> None:
+    catalog = TableCatalog(account.tables, unique)
+    done = record(image_id(6), "color:red")
+    catalog.index(done)
+    catalog._table.create_entity(done.to_entity())
+    catalog.forget(replace(done, deleted_etag='"0x1"'))
+    with pytest.raises(ImageNotFoundError):
+        catalog.reset(done)
+    assert catalog.get("alice", image_id(6)).status == "deleted"  # type: ignore[union-attr]
 
 
 def test_tag_changes_move_every_row_and_count_together(account: StorageAccount, unique: str) -> None:

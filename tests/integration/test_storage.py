@@ -15,13 +15,25 @@ from tagging.storage import BlobImageStore, StorageAccount, TableCatalog
 
 def test_save_creates_the_container_then_refuses_to_overwrite(account: StorageAccount, unique: str) -> None:
     store = BlobImageStore(account.blobs, unique)
-    assert store.save("alice/img", b"first", "image/png", {"sha256": "abc", "filename": "a%20b.png"})
-    assert not store.save("alice/img", b"second", "image/jpeg", {})
+    saved = store.save("alice/img", b"first", "image/png", {"sha256": "abc", "filename": "a%20b.png"})
+    assert saved is not None
+    assert store.save("alice/img", b"second", "image/jpeg", {}) is None
     assert store.read("alice/img") == b"first"
     described = store.describe("alice/img")
-    assert described is not None
+    assert described == saved
     assert (described.content_type, described.size) == ("image/png", 5)
     assert described.metadata == {"sha256": "abc", "filename": "a%20b.png"}
+
+
+def test_a_blob_stored_again_after_a_delete_has_a_new_etag(account: StorageAccount, unique: str) -> None:
+    # Deletes tell a later upload of the same bytes from the blob they removed by this.
+    store = BlobImageStore(account.blobs, unique)
+    first = store.save("alice/img", b"same", "image/png", {})
+    assert first is not None
+    assert store.delete("alice/img")
+    second = store.save("alice/img", b"same", "image/png", {})
+    assert second is not None
+    assert second.etag != first.etag
 
 
 def test_concurrent_saves_of_one_image_store_it_once(account: StorageAccount, unique: str) -> None:
@@ -31,7 +43,7 @@ def test_concurrent_saves_of_one_image_store_it_once(account: StorageAccount, un
 
     def save(n: int) -> None:
         barrier.wait()
-        results.append(store.save("bob/img", f"copy {n}".encode(), "image/png", {}))
+        results.append(store.save("bob/img", f"copy {n}".encode(), "image/png", {}) is not None)
 
     threads = [threading.Thread(target=save, args=(n,)) for n in range(4)]
     for thread in threads:

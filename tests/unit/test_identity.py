@@ -54,3 +54,12 @@ def test_image_ids_depend_on_user_and_content() -> None:
 def test_malformed_image_ids_are_refused(text: str | None) -> None:
     with pytest.raises(InvalidImageIdError):
         checked_image_id(text)
+
+
+@pytest.mark.parametrize("user_id", [".", "..", "...", "alice.", "a.b."])
+def test_principal_ids_that_url_paths_would_resolve_away_are_encoded(user_id: str) -> None:
+    # A blob name is a URL path: "." and ".." segments are resolved by the client, a trailing dot is refused.
+    key = user_key(user_id)
+    assert key.startswith("~")
+    assert not key.endswith(".")
+    assert user_key("a.b") == "a.b"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,9 +38,7 @@ def azure_entity_size(entity: dict[str, Any]) -> int:
 
 def largest_record() -> ImageRecord:
     key = services.user_key(WIDE * (MAX_USER_ID_BYTES // 4))
-    tags = tuple(
-        Tag(WIDE * (index.MAX_TAG_CHARS // 2) + f"{n:02d}", 1.0, "user") for n in range(index.MAX_TAGS_PER_IMAGE)
-    )
+    tags = tuple(widest_tag(n) for n in range(index.MAX_TAGS_PER_IMAGE))
     return ImageRecord(
         user_key=key,
         image_id="0" * 32,
@@ -60,8 +59,13 @@ def largest_record() -> ImageRecord:
         metadata=PhotoMetadata("M" * 100, "m" * 100, "l" * 100, "2026-11-24T09:00:00+01:00", -90.0, 180.0),
         dhash="f" * 16,
         thumbnail=True,
-        removed_tags=tuple(tag.name for tag in tags),
+        removed_tags=tuple(widest_tag(n + 100).name for n in range(index.MAX_REMOVED_TAGS)),
     )
+
+
+def widest_tag(n: int) -> Tag:
+    """A tag name as long as the API takes, of the widest characters."""
+    return Tag(WIDE * (index.MAX_TAG_CHARS - 2) + f"{n:02d}", 1.0, "user")
 
 
 def test_the_largest_job_fits_a_queue_message() -> None:
@@ -73,6 +77,10 @@ def test_the_largest_job_fits_a_queue_message() -> None:
     assert accepted.job is not None
     message = base64.b64encode(accepted.job.to_json().encode("utf-8"))
     assert len(message) < QUEUE_MESSAGE_LIMIT / 4  # far below: nothing the user sends can grow it further
+    # Tagging an edited image again sends the owner's edits too.
+    record = largest_record()
+    retag = replace(accepted.job, user_tags=tuple(t.name for t in record.tags), removed_tags=record.removed_tags)
+    assert len(base64.b64encode(retag.to_json().encode("utf-8"))) < QUEUE_MESSAGE_LIMIT
 
 
 def test_the_largest_record_fits_an_entity() -> None:
@@ -102,3 +110,11 @@ def test_an_image_cannot_collect_more_tags_than_one_batch_can_index() -> None:
         index.retagged(record, add=Tag("one-too-many", 1.0, "user"))
     operations = 1 + 1 + 2 * index.MAX_TAGS_PER_IMAGE  # manifest, listing row, a row and a count per tag
     assert operations <= 100
+
+
+def test_removed_tags_are_remembered_up_to_a_bound() -> None:
+    record = largest_record()
+    for n in range(5):
+        record = index.retagged(replace(record, tags=(Tag(f"auto-{n}", 0.9, "analysis"),)), remove=f"auto-{n}")
+    assert len(record.removed_tags) == index.MAX_REMOVED_TAGS
+    assert record.removed_tags[-1] == "auto-4"  # the latest choices are kept

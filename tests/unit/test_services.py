@@ -12,14 +12,19 @@ from tagging.config import Settings
 from tagging.errors import (
     EmptyUploadError,
     ImageNotFoundError,
+    ImageNotReadyError,
     ImageTooLargeError,
     InvalidImageIdError,
+    InvalidRequestError,
     MalformedJobError,
     UnauthenticatedError,
     UnsupportedMediaError,
     UploadTooLargeError,
 )
+from tagging.index import MAX_AUTOMATIC_TAGS, MAX_TAGS_PER_IMAGE, InvalidTagError
+from tagging.model import ImageRecord, Tag, UploadJob
 from tagging.ports import Ports
+from tagging.taggers import TaggerInput
 from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
 from tests.images import image_bytes, noisy_jpeg, png_header_claiming, truncated
 
@@ -220,3 +225,133 @@ def test_jobs_that_point_elsewhere_are_malformed(ports: Ports, images: FakeImage
     ):
         with pytest.raises(MalformedJobError):
             services.parse_job(forged)
+
+
+def tagged(ports: Ports, records: FakeCatalog, job: UploadJob | None) -> ImageRecord:
+    """Run the worker on a job and insert its record, as the Table output binding does."""
+    assert job is not None
+    record = services.tag_image(ports, job, now=NOW)
+    assert record is not None
+    records.insert(record.to_entity())
+    return record
+
+
+def test_an_image_uploaded_again_after_its_delete_is_pending_at_once_then_tagged(
+    ports: Ports, records: FakeCatalog
+) -> None:
+    first = upload(ports, image_bytes())
+    image_id = first.record.image_id
+    tagged(ports, records, first.job)
+    services.delete_image(ports, user_id="alice", image_id=image_id)
+    again = upload(ports, image_bytes())
+    assert again.created
+    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "pending"
+    # Uploaded once more before the worker ran: still pending, and its job goes out again.
+    third = upload(ports, image_bytes())
+    assert (third.record.status, third.job) == ("pending", again.job)
+    assert tagged(ports, records, again.job).status == "done"
+    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "done"
+
+
+def test_the_job_of_a_deleted_image_writes_nothing_whatever_the_clocks_say(ports: Ports, records: FakeCatalog) -> None:
+    accepted = upload(ports, image_bytes())
+    assert accepted.job is not None
+    # The deleting instance's clock runs an hour behind the uploading one's.
+    services.delete_image(
+        ports, user_id="alice", image_id=accepted.record.image_id, now=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+    assert services.tag_image(ports, accepted.job) is None
+    assert records.get("alice", accepted.record.image_id).status == "deleted"  # type: ignore[union-attr]
+
+
+def test_an_upload_while_a_delete_is_half_done_is_told_to_come_back(ports: Ports, records: FakeCatalog) -> None:
+    accepted = upload(ports, image_bytes())
+    image_id = accepted.record.image_id
+    stored = ports.images.describe(f"alice/{image_id}")
+    assert stored is not None
+    # The delete has written its tombstone but not yet removed the blob.
+    records.forget(replace(accepted.record, deleted_etag=stored.etag))
+    with pytest.raises(ImageNotReadyError, match="being deleted"):
+        upload(ports, image_bytes())
+    with pytest.raises(ImageNotFoundError):
+        services.get_image(ports, user_id="alice", image_id=image_id)
+
+
+def test_tagging_again_keeps_the_owners_tags_and_removals(ports: Ports, records: FakeCatalog) -> None:
+    accepted = upload(ports, image_bytes("PNG", (90, 60)))
+    image_id = accepted.record.image_id
+    tagged(ports, records, accepted.job)
+    services.add_user_tag(ports, user_id="alice", image_id=image_id, name="Holiday")
+    services.remove_tag(ports, user_id="alice", image_id=image_id, name="color:red")
+    retry = services.retry_image(ports, user_id="alice", image_id=image_id)
+    assert retry.record.status == "pending"
+    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "pending"
+    again = tagged(ports, records, retry.job)
+    names = {tag.name: tag.source for tag in again.tags}
+    assert names["holiday"] == "user"
+    assert "color:red" not in names
+    assert "format:png" in names
+    assert again.removed_tags == ("color:red",)
+
+
+def test_a_failed_image_keeps_its_owners_tags_through_a_retry(ports: Ports, records: FakeCatalog) -> None:
+    accepted = upload(ports, truncated(noisy_jpeg(), 0.4))
+    image_id = accepted.record.image_id
+    assert tagged(ports, records, accepted.job).status == "failed"
+    services.add_user_tag(ports, user_id="alice", image_id=image_id, name="scan me again")
+    retry = services.retry_image(ports, user_id="alice", image_id=image_id)
+    again = tagged(ports, records, retry.job)
+    assert again.status == "failed"
+    assert [(tag.name, tag.source) for tag in again.tags] == [("scan me again", "user")]
+
+
+def test_a_retry_of_a_deleted_image_is_not_found(ports: Ports) -> None:
+    accepted = upload(ports, image_bytes())
+    services.delete_image(ports, user_id="alice", image_id=accepted.record.image_id)
+    with pytest.raises(ImageNotFoundError):
+        services.retry_image(ports, user_id="alice", image_id=accepted.record.image_id)
+
+
+class ManyLabels:
+    name = "many"
+
+    def tag(self, image: TaggerInput) -> list[Tag]:
+        return [Tag(f"label-{n:02d}", round(0.5 + n / 200, 3), self.name) for n in range(60)]
+
+
+def test_a_tagger_with_dozens_of_labels_leaves_room_for_the_owners_tags(records: FakeCatalog) -> None:
+    ports = fake_ports(SETTINGS, taggers=(ManyLabels(),))
+    assert isinstance(ports.records, FakeCatalog)
+    accepted = upload(ports, image_bytes())
+    record = tagged(ports, ports.records, accepted.job)
+    assert len(record.tags) == MAX_AUTOMATIC_TAGS
+    labels = [tag.name for tag in record.tags if tag.source == "many"]
+    assert "label-59" in labels  # the most confident are kept
+    assert "label-00" not in labels
+    image_id = accepted.record.image_id
+    for n in range(MAX_TAGS_PER_IMAGE - MAX_AUTOMATIC_TAGS):
+        services.add_user_tag(ports, user_id="alice", image_id=image_id, name=f"mine-{n}")
+    with pytest.raises(InvalidTagError, match="at most"):
+        services.add_user_tag(ports, user_id="alice", image_id=image_id, name="one too many")
+    shown = services.remove_tag(ports, user_id="alice", image_id=image_id, name="label-59")
+    assert len(shown.tags) == MAX_TAGS_PER_IMAGE - 1
+
+
+@pytest.mark.parametrize("limit", ["²", "1" * 5000, "0", "501", "-1", " 5"])
+def test_a_page_size_that_is_not_a_plain_number_in_range_is_refused(ports: Ports, limit: str) -> None:
+    with pytest.raises(InvalidRequestError, match="limit"):
+        services.list_images(ports, user_id="alice", limit=limit)
+
+
+def test_an_absurd_content_length_is_too_large_not_a_crash() -> None:
+    with pytest.raises(UploadTooLargeError):
+        services.check_declared_size("9" * 5000, SETTINGS)
+    services.check_declared_size("²", SETTINGS)  # not a length at all: the body's own size decides
+
+
+@pytest.mark.parametrize("name", ["", " ", "x" * 65, "tab\there", "bell\x07", "lone \ud800 surrogate"])
+def test_tag_names_that_cannot_be_stored_are_refused(ports: Ports, records: FakeCatalog, name: str) -> None:
+    accepted = upload(ports, image_bytes())
+    tagged(ports, records, accepted.job)
+    with pytest.raises(InvalidTagError):
+        services.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -44,9 +45,18 @@ def test_a_failing_tagger_adds_nothing_and_says_why(caplog: pytest.LogCaptureFix
 
 def test_merging_keeps_one_tag_per_name_the_most_confident() -> None:
     merged = merge(
-        [Tag("color:red", 1.0, "analysis"), Tag("x", 0.3, "a")], [Tag("color:red", 0.2, "v"), Tag("x", 0.8, "v")]
+        [Tag("color:red", 1.0, "analysis"), Tag("x", 0.3, "a")],
+        [Tag("color:red", 0.2, "v"), Tag("x", 0.8, "v")],
+        limit=10,
     )
     assert merged == (Tag("color:red", 1.0, "analysis"), Tag("x", 0.8, "v"))
+
+
+def test_past_the_limit_the_least_confident_tags_of_other_taggers_go_first() -> None:
+    builtin = [Tag("format:png", 1.0, "analysis"), Tag("sharp", 0.6, "analysis")]
+    labels = [Tag("cat", 0.9, "v"), Tag("sofa", 0.55, "v"), Tag("indoor", 0.7, "v")]
+    merged = merge(builtin, labels, limit=4)
+    assert [tag.name for tag in merged] == ["format:png", "sharp", "cat", "indoor"]
 
 
 def test_a_tagger_joins_the_builtin_tags_of_the_record() -> None:
@@ -110,3 +120,22 @@ def test_an_azure_vision_failure_degrades_to_the_builtin_tags(caplog: pytest.Log
     assert record.status == "done"
     assert {tag.source for tag in record.tags} == {"analysis"}
     assert "azure-vision failed" in caplog.text
+
+
+def test_a_vision_service_that_hangs_costs_seconds_then_the_image_keeps_its_builtin_tags(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with VisionStub([("cat", 0.9)], delay=4) as stub:
+        tagger = AzureVisionTagger.connect(stub.endpoint, key="test-key", read_timeout=0.5)
+        ports = fake_ports(taggers=(tagger,))
+        accepted = services.accept_upload(ports, user_id="alice", data=image_bytes("JPEG", (64, 48)))
+        assert accepted.job is not None
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            record = services.tag_image(ports, accepted.job)
+        waited = time.monotonic() - started
+        assert 1 <= len(stub.requests) <= 2  # one retry at most
+    assert record is not None
+    assert {tag.source for tag in record.tags} == {"analysis"}
+    assert "azure-vision failed" in caplog.text
+    assert waited < 4, "the tagger waited for the service instead of giving up"

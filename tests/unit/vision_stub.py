@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -11,9 +12,10 @@ from typing import Any
 class VisionStub:
     """POST /computervision/imageanalysis:analyze answers `tags`; `status` other than 200 answers an error."""
 
-    def __init__(self, tags: list[tuple[str, float]], status: int = 200) -> None:
+    def __init__(self, tags: list[tuple[str, float]], status: int = 200, delay: float = 0) -> None:
         self.tags = tags
         self.status = status
+        self.delay = delay
         self.requests: list[dict[str, Any]] = []
         stub = self
 
@@ -21,6 +23,7 @@ class VisionStub:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                time.sleep(stub.delay)
                 if stub.status != 200:
                     payload = {"error": {"code": "InternalServerError", "message": "stub failure"}}
                 else:
