@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 BENCH_STAMP := $(VENV)/.bench-installed
+# checkov pins packaging<24, which pytest cannot share: it gets an environment of its own (tests/infra/bicep.py).
+CHECKOV_STAMP := $(VENV)/checkov/.installed
 
 .PHONY: setup run test chromium lint format bench soak clean
 
@@ -25,6 +27,11 @@ $(BENCH_STAMP): $(PY_STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	touch $@
 
+$(CHECKOV_STAMP): tests/infra/requirements-checkov.txt | $(PY_STAMP)
+	$(BIN)/python -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --quiet -r tests/infra/requirements-checkov.txt
+	touch $@
+
 local.settings.json:
 	cp local.settings.json.example $@
 
@@ -34,7 +41,7 @@ run: setup
 	$(BIN)/python -m local_runner --azurite $(RUN_ARGS)
 
 ## Run the test suite; it starts its own Azurite on free ports and never touches a running stack.
-test: setup chromium
+test: setup $(CHECKOV_STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The browser tests drive Debian's Chromium; as root (CI) it is installed when missing.

@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 import function_app
-from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
+from tagging.config import (
+    CONNECTION,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    JOBS_QUEUE,
+    MAX_PIXELS_SETTING,
+    MAX_UPLOAD_BYTES_SETTING,
+    POISON_QUEUE,
+    RECORDS_TABLE,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,6 +127,11 @@ def test_local_settings_example_defines_the_connections() -> None:
     assert values[CONNECTION] == "UseDevelopmentStorage=true"  # spelled exactly so; see the README
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    # The code's defaults, and the host's body limit just above the upload limit (as infra/ sets it in Azure),
+    # so that a larger body is refused before it is read and one just over gets the app's own 413.
+    assert int(values[MAX_UPLOAD_BYTES_SETTING]) == DEFAULT_MAX_UPLOAD_BYTES
+    assert int(values[MAX_PIXELS_SETTING]) == DEFAULT_MAX_PIXELS
+    assert int(values["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"]) == DEFAULT_MAX_UPLOAD_BYTES + 1024 * 1024
 
 
 @pytest.mark.parametrize("path", ["local_runner", "tests", "local.settings.json", ".venv", "node_modules", "infra"])
