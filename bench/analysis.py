@@ -15,6 +15,7 @@ from tests.images import PHOTOS
 TIME_TARGET = 1.25
 RSS_TARGET = 1.3
 LIMIT = 200_000_000
+ROUNDS = 9
 
 
 def synthetic_photos() -> list[Path]:
@@ -67,7 +68,7 @@ def measure(path: Path) -> tuple[list[str], float, float]:
     data = path.read_bytes()
     with Image.open(path) as image:
         size, progressive = image.size, bool(image.info.get("progressive") or image.info.get("progression"))
-    base, mine = paired_medians(lambda: floor(data), lambda: ours(data))
+    base, mine = paired_medians(lambda: floor(data), lambda: ours(data), rounds=ROUNDS)
     naive_time = paired_medians(lambda: None, lambda: naive(data), rounds=3)[1]
     decoded = analysis.decode(data, LIMIT)
     thumb = paired_medians(lambda: None, lambda: analysis.thumbnail(decoded), rounds=5)[1]
@@ -75,8 +76,9 @@ def measure(path: Path) -> tuple[list[str], float, float]:
     time_ratio, rss_ratio = mine / base, rss_ours / max(rss_floor, 0.1)
     row = [
         path.name, f"{size[0] * size[1] / 1e6:.1f}", "progressive" if progressive else "baseline",
-        f"{base * 1000:.1f}", f"{mine * 1000:.1f}", f"**{time_ratio:.2f}**", f"{naive_time * 1000:.0f}",
-        f"{thumb * 1000:.1f}", f"{rss_floor:.1f}", f"{rss_ours:.1f}", f"**{rss_ratio:.2f}**",
+        f"{base * 1000:.1f}", f"{mine * 1000:.1f}", f"**{time_ratio:.2f}**", f"<= {TIME_TARGET}",
+        f"{rss_floor:.1f}", f"{rss_ours:.1f}", f"**{rss_ratio:.2f}**", f"<= {RSS_TARGET}",
+        f"{thumb * 1000:.1f}", f"{naive_time * 1000:.0f}",
     ]  # fmt: skip
     return row, time_ratio, rss_ratio
 
@@ -96,14 +98,16 @@ def run(report: Report) -> dict[str, float]:
     report.text("## Analysis vs the decode floor")
     report.text()
     report.text(
-        f"Floor: Pillow `open` + `draft` + `load` to the size the analysis needs. Ours: decode + every tag + dHash "
-        f"(thumbnail reported apart). Targets: time <= {TIME_TARGET}x, peak RSS growth <= {RSS_TARGET}x. Naive: full "
-        "decode + median-cut colours, for contrast. Medians of 7 alternating runs; RSS growth in fresh processes."
+        f"Floor: Pillow `open` + `draft` + `load` to the size the analysis needs. Ours: decode + every tag + dHash. "
+        f"Targets: time <= {TIME_TARGET}x, peak RSS growth <= {RSS_TARGET}x. Times are medians of {ROUNDS} "
+        "alternating runs; RSS growth is measured in fresh processes. Not held to a target, for context: the "
+        "thumbnail the worker makes afterwards from the decoded image, and a naive analysis (full decode + "
+        "median-cut colours)."
     )
     report.text()
     report.table(
-        ["file", "MP", "encoding", "floor ms", "ours ms", "time ratio", "naive ms", "thumbnail ms",
-         "floor RSS MB", "ours RSS MB", "RSS ratio"],
+        ["file", "MP", "encoding", "floor ms", "ours ms", "time ratio", "time target",
+         "floor RSS MB", "ours RSS MB", "RSS ratio", "RSS target", "thumbnail ms", "naive ms"],
         rows,
     )  # fmt: skip
     summary = {

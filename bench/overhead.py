@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -29,19 +31,22 @@ from local_runner.azurite import Azurite, Ports
 from local_runner.functions import Out
 from tagging import analysis, bootstrap
 from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, RECORDS_TABLE
+from tagging.identity import user_key
 from tests.images import save, scene
 
 TARGETS = {"upload": 1.2, "worker": 1.2, "read": 1.5}
-ROUNDS = 15
+ROUNDS = 21
 
 
 class Unique:
-    """A JPEG of about the wanted size, made distinct on every call by bytes after its end marker."""
+    """A JPEG (or PNG) of about the wanted size, made distinct on every call by bytes after its end marker."""
 
-    def __init__(self, approx_bytes: int) -> None:
+    def __init__(self, approx_bytes: int, *, portrait: bool = False, kind: str = "JPEG") -> None:
         side = 256
+        options = {"quality": 95} if kind == "JPEG" else {}
         while True:
-            self.base = save(scene((side, side * 3 // 4)), "JPEG", quality=95)
+            size = (side * 3 // 4, side) if portrait else (side, side * 3 // 4)
+            self.base = save(scene(size), kind, **options)
             if len(self.base) >= approx_bytes or side > 6000:
                 break
             side = int(side * (approx_bytes / len(self.base)) ** 0.5 * 1.05) + 16
@@ -88,7 +93,7 @@ class Session:
         self.summary[name] = ratio
         calls = f"{storage_calls(ours)} / {storage_calls(floor)}"
         self.rows.append(
-            [name, calls, f"{base * 1000:.1f}", f"{mine * 1000:.1f}", f"**{ratio:.2f}**", f"{TARGETS[kind]}"]
+            [name, calls, f"{base * 1000:.1f}", f"{mine * 1000:.1f}", f"**{ratio:.2f}**", f"<= {TARGETS[kind]}"]
         )
         print(f"  {name}: {ratio:.2f}x", flush=True)
 
@@ -107,18 +112,21 @@ class Session:
         self.jobs.send_message(base64.b64encode(job.encode()).decode())
 
     def uploads(self) -> None:
-        """The upload body (+ the host's enqueue of its output) vs a raw blob upload + enqueue of the same bytes."""
+        """The upload body (+ the host's enqueue of its output) vs a raw blob upload of the same bytes + an enqueue
+        of the same job: the floor sends a job the function made, so both messages have one size and shape."""
         for label, size in (("100 KB", 100_000), ("5 MB", 5_000_000)):
             make = Unique(size)
+            job = base64.b64encode(self.upload(make()).encode()).decode()
 
-            def raw(make: Unique = make) -> None:
+            def raw(make: Unique = make, job: str = job) -> None:
                 self.raw.upload_blob(uuid.uuid4().hex, make(), content_settings=ContentSettings("image/jpeg"))
-                self.queue.send_message(base64.b64encode(b'{"v":1}').decode())
+                self.queue.send_message(job)
 
             def ours(make: Unique = make) -> None:
                 self.enqueue(self.upload(make()))
 
-            self.add(f"upload {label} ({len(make.base) // 1000} KB)", "upload", raw, ours)
+            what = f"upload {label} ({len(make.base) // 1000} KB image, {len(job)}-byte job)"
+            self.add(what, "upload", raw, ours)
 
     def worker(self) -> None:
         """The worker body with the analysis done beforehand vs a raw download + the writes it implies.
@@ -160,19 +168,31 @@ class Session:
             analysis.decode, analysis.describe, analysis.thumbnail = real
 
     def reads(self) -> None:
-        """One image, and a 50-item tag search, vs the raw Table calls they need."""
-        make = Unique(50_000)
+        """One image, a 50-item search for one tag and one for two tags, vs the raw Table calls they need.
+
+        The images mix so that the two searched tags overlap only in part: 50 landscape JPEGs carry both,
+        20 portrait JPEGs only `format:jpeg`, 20 landscape PNGs only `orientation:landscape`. The 2-tag search
+        must then skip rows of its first tag that lack the second.
+        """
+        kinds = [Unique(50_000)] * 50 + [Unique(50_000, portrait=True)] * 20 + [Unique(50_000, kind="PNG")] * 20
+        random.Random(8).shuffle(kinds)  # newest first, the skipped rows fall among the kept ones
         ids = []
-        for _ in range(60):
+        for make in kinds:
             job = self.upload(make())
             ids.append(json.loads(job)["image_id"])
             self.enqueue(job)
         run_jobs(self.app, self.jobs, self.table)
-        target, prefix = ids[5], "tag|format:jpeg|"
+        target, both = ids[5], ["format:jpeg", "orientation:landscape"]
         headers = {"X-MS-CLIENT-PRINCIPAL-ID": self.user}
+        key = user_key(self.user)
+
+        def rows(prefix: str, page: int, select: list[str] | None = None) -> Iterator[Any]:
+            parameters = {"pk": key, "a": prefix, "b": prefix[:-1] + "}"}
+            query = "PartitionKey eq @pk and RowKey ge @a and RowKey lt @b"
+            return iter(self.table.query_entities(query, parameters=parameters, select=select, results_per_page=page))
 
         def raw_get() -> None:
-            self.table.get_entity(self.user, target)
+            self.table.get_entity(key, target)
 
         def our_get() -> None:
             request = func.HttpRequest(
@@ -181,17 +201,38 @@ class Session:
             assert self.app.get_image(request).status_code == 200
 
         def raw_search() -> None:
-            parameters = {"pk": self.user, "a": prefix, "b": prefix[:-1] + "}"}
-            query = "PartitionKey eq @pk and RowKey ge @a and RowKey lt @b"
-            next(self.table.query_entities(query, parameters=parameters, results_per_page=51).by_page())
+            """One page of the tag's rows: 50 and one more, which tells whether more remain."""
+            assert len(list(islice(rows(f"tag|{both[0]}|", 51), 51))) == 51
 
-        def our_search() -> None:
-            url = "http://localhost/api/images?tag=format:jpeg&limit=50"
-            request = func.HttpRequest("GET", url, body=b"", headers=headers, params={"limit": "50"})
-            assert len(json.loads(self.app.list_images(request).get_body())["items"]) == 50
+        def raw_search_two() -> None:
+            """The rarer tag by its count rows, then its rows until 50 carry the other tag too."""
+            counts = {
+                tag: sum(int(row["count"]) for row in rows(f"count|{tag}|", 1000, select=["count"])) for tag in both
+            }
+            rarer = min(both, key=lambda tag: counts[tag])
+            other = next(tag for tag in both if tag != rarer)
+            found = 0
+            for row in rows(f"tag|{rarer}|", 200):
+                if found == 50:
+                    return
+                found += any(name == other for name, *_ in json.loads(row["tags"]))
+            raise AssertionError(f"only {found} images carry both tags")
 
+        def searcher(path: str) -> Callable[[], None]:
+            def search() -> None:
+                request = func.HttpRequest(
+                    "GET", f"http://localhost{path}", body=b"", headers=headers, params={"limit": "50"}
+                )
+                items = json.loads(self.app.list_images(request).get_body())["items"]
+                assert len(items) == 50, f"{path}: {len(items)} items"
+
+            return search
+
+        one = f"/api/images?tag={both[0]}&limit=50"
+        two = f"/api/images?tag={both[0]}&tag={both[1]}&limit=50"
         self.add("GET /api/images/{id}", "read", raw_get, our_get)
-        self.add("GET /api/images?tag=... (50 items)", "read", raw_search, our_search)
+        self.add(f"GET {one} (1 tag)", "read", raw_search, searcher(one))
+        self.add(f"GET {two} (2 tags)", "read", raw_search_two, searcher(two))
 
 
 def run(report: Report) -> dict[str, float]:
@@ -205,7 +246,12 @@ def run(report: Report) -> dict[str, float]:
     report.text(
         "Function bodies called as the worker calls them against a fresh Azurite, output bindings written as the "
         "host writes them, beside the bare SDK calls doing the same storage work; medians of "
-        f"{ROUNDS} alternating runs."
+        f"{ROUNDS} alternating runs. Storage calls are the HTTP requests one call makes, counted at the SDKs' "
+        "transport. Upload floor: a blob upload of the same bytes and an enqueue of a job the function made for "
+        "an image of that size (its size as queued, base64, in the row). Worker floor: download, thumbnail "
+        "upload, index batch, record insert. Searches: 50 items among 90 images; the 2-tag search's floor makes "
+        "the calls its design needs (both tags' count rows, to pick the rarer tag, then that tag's rows until 50 "
+        "carry the other tag), and so does ours."
     )
     report.text()
     report.table(["what", "storage calls ours / floor", "floor ms", "ours ms", "ratio", "target"], session.rows)
