@@ -89,10 +89,12 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def upload(self, path: Path) -> dict[str, Any]:
+        """The API's answer, with `new`: False when the same bytes were uploaded before (200, not 202)."""
         headers = {"Content-Type": "application/octet-stream",
                    "Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.name)}"}  # fmt: skip
-        body: dict[str, Any] = self.request("POST", "/api/images", content=path.read_bytes(), headers=headers).json()
-        return body
+        response = self.request("POST", "/api/images", content=path.read_bytes(), headers=headers)
+        body: dict[str, Any] = response.json()
+        return {**body, "new": response.status_code == 202}
 
     def show(self, image_id: str) -> dict[str, Any]:
         body: dict[str, Any] = self.request("GET", f"/api/images/{quote(image_id, safe='')}").json()
@@ -150,18 +152,38 @@ def _error(response: httpx.Response) -> ApiError:
         return ApiError(response.status_code, "http_error", response.text[:200] or response.reason_phrase)
 
 
-def image_files(paths: Sequence[str], recursive: bool) -> list[Path]:
+def image_files(paths: Sequence[str], recursive: bool) -> tuple[list[Path], list[Path]]:
+    """The files to send, and those skipped in folders for not being named like images (a file named on the
+    command line is always sent: the API says whether it is an image)."""
     found: list[Path] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             pattern = path.rglob("*") if recursive else path.glob("*")
-            found += sorted(p for p in pattern if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            for file in sorted(p for p in pattern if p.is_file()):
+                (found if file.suffix.lower() in IMAGE_SUFFIXES else skipped).append(file)
         elif path.is_file():
             found.append(path)
         else:
             raise SystemExit(f"tagging: {raw}: no such file or folder")
-    return found
+    return found, skipped
+
+
+def _report_uploads(results: list[dict[str, Any]], *, as_json: bool) -> None:
+    """One line per image with its id (for `wait`, `show` and scripts), failures on stderr, then a summary."""
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    failed = 0
+    for result in results:
+        if "error" in result:
+            failed += 1
+            print(f"failed  {result['file']}: {result['error']}", file=sys.stderr)
+        else:
+            again = "" if result["new"] else " (uploaded before)"
+            print(f"{result['id']}  {result['status']}{again}  {result['file']}")
+    print(f"{len(results) - failed} uploaded, {failed} failed")
 
 
 # -- commands -----------------------------------------------------------------------------------------------
@@ -171,7 +193,10 @@ def cmd_upload(client: Client, args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    files = image_files(args.paths, args.recursive)
+    files, skipped = image_files(args.paths, args.recursive)
+    if skipped:
+        names = ", ".join(path.name for path in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        print(f"tagging: skipped {len(skipped)} file(s) not named like images ({names})", file=sys.stderr)
     if not files:
         print("tagging: no image files found", file=sys.stderr)
         return EXIT_FAILED
@@ -189,7 +214,7 @@ def cmd_upload(client: Client, args: argparse.Namespace) -> int:
             path = futures[future]
             try:
                 body = future.result()
-                results.append({"file": str(path), "id": body["id"], "status": body["status"]})
+                results.append({"file": str(path), "id": body["id"], "status": body["status"], "new": body["new"]})
             except CancelledError:
                 results.append({"file": str(path), "error": "not sent: the API could not be reached"})
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -202,12 +227,7 @@ def cmd_upload(client: Client, args: argparse.Namespace) -> int:
                 results.append({"file": str(path), "error": str(exc)})
             progress.advance(task)
     failed = [r for r in results if "error" in r]
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for result in failed:
-            print(f"failed  {result['file']}: {result['error']}", file=sys.stderr)
-        print(f"{len(results) - len(failed)} uploaded, {len(failed)} failed")
+    _report_uploads(sorted(results, key=lambda result: str(result["file"])), as_json=args.json)
     if unreachable is not None:
         print(f"tagging: cannot reach {args.api}: {unreachable}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -79,11 +79,12 @@ def accept_upload(
             "Send the image bytes as the request body (e.g. curl --data-binary @photo.jpg), not a multipart form."
         )
     if declared.startswith("application/x-www-form-urlencoded"):
-        # What `curl -d @photo.jpg` sends: the file with its line breaks removed. A JPEG may still decode, wrongly,
-        # so it is refused outright rather than stored damaged.
+        # What curl declares when no Content-Type is given, and what `curl -d @photo.jpg` sends: the file with its
+        # line breaks removed. A JPEG may still decode, wrongly, so it is refused outright rather than stored damaged.
         raise UnsupportedMediaError(
-            "This was sent as a form (curl -d), which strips line breaks and so damages images: send the bytes as "
-            "they are, with curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg'."
+            "This was declared a form (application/x-www-form-urlencoded: what curl sends without a Content-Type, "
+            "and what curl -d sends after stripping line breaks, which damages images). Send the bytes with "
+            "curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' (or application/octet-stream)."
         )
     if not data:
         raise EmptyUploadError("The request body is empty: send the image bytes as the body.")

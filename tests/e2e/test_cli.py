@@ -74,11 +74,13 @@ def test_upload_a_folder_wait_search_show_tags_and_delete(stack: Stack, folder: 
 def test_a_failed_upload_is_reported_and_the_exit_code_says_so(stack: Stack, tmp_path: Path) -> None:
     (tmp_path / "fake.jpg").write_text("this is text pretending to be a photo")
     (tmp_path / "real.png").write_bytes(image_bytes("PNG", (10, 10)))
+    (tmp_path / "notes.txt").write_text("not named like an image: skipped, and said so")
     result = cli(stack, f"cli-{uuid.uuid4().hex[:8]}", "upload", str(tmp_path))
     assert result.returncode == 1
     assert "1 uploaded, 1 failed" in result.stdout
     assert "fake.jpg" in result.stderr
     assert "not an image" in result.stderr
+    assert "skipped 1 file(s) not named like images (notes.txt)" in result.stderr
 
 
 def test_a_failed_upload_has_its_reason_in_the_json_too(stack: Stack, tmp_path: Path) -> None:
@@ -96,9 +98,12 @@ def test_human_output_is_readable(stack: Stack, folder: Path) -> None:
     who = f"cli-{uuid.uuid4().hex[:8]}"
     upload = cli(stack, who, "upload", str(folder / "red.png"))
     assert upload.returncode == 0
-    assert upload.stdout.strip() == "1 uploaded, 0 failed"
-    image_id = cli_json(stack, who, "search")[0]["id"]
+    line, summary = upload.stdout.strip().splitlines()
+    image_id, status, name = line.split()
+    assert (status, name, summary) == ("pending", str(folder / "red.png"), "1 uploaded, 0 failed")
     assert cli(stack, who, "wait", image_id).returncode == 0
+    again = cli(stack, who, "upload", str(folder / "red.png"))
+    assert again.stdout.splitlines()[0] == f"{image_id}  done (uploaded before)  {folder / 'red.png'}"
     shown = cli(stack, who, "show", image_id)
     assert "format:png" in shown.stdout
     assert "analysis" in shown.stdout
