@@ -306,15 +306,15 @@ def _reduced(image: Image.Image) -> Image.Image:
     factor = max(image.size) // _WORKING_SIZE
     if factor < 2:
         return image
+    size = (-(-image.width // factor), -(-image.height // factor))  # as reduce() rounds: up
     if image.mode in _INDEXED_MODES or image.mode.startswith("I;16"):
         # reduce() refuses these modes; averaging palette indexes would invent colours, so those are sampled.
-        size = (-(-image.width // factor), -(-image.height // factor))
         sampling = Image.Resampling.NEAREST if image.mode in _INDEXED_MODES else Image.Resampling.BOX
         return image.resize(size, sampling)
     if image.mode in ("LA", "RGBA"):
         # Pillow reduces these premultiplied, through a converted copy of the whole image: a strip at a time
         # keeps that copy small.
-        reduced = Image.new(image.mode, (-(-image.width // factor), -(-image.height // factor)))
+        reduced = Image.new(image.mode, size)
         rows = factor * _STRIP_ROWS
         for top in range(0, image.height, rows):
             strip = image.crop((0, top, image.width, min(top + rows, image.height)))

@@ -78,10 +78,8 @@ class TableCatalog:
             elif manifest.get("deleted"):
                 ops = []
             else:
-                tags = json.loads(manifest.get("tags") or "[]")
                 ops = [("update", tombstone, _if_unchanged(manifest, UpdateMode.REPLACE))]
-                ops += [("delete", {"PartitionKey": key, "RowKey": row}) for row in json.loads(manifest["rows"])]
-                ops += self._count_changes(key, image_id, dict.fromkeys(tags, -1))
+                ops += self._unindex(key, image_id, manifest)
             try:
                 if ops:
                     self._submit(ops)
@@ -114,10 +112,8 @@ class TableCatalog:
                 raise ImageNotFoundError(f"You have no image {image_id}.")
             ops: list[Operation] = [("delete", entity, _if_unchanged(entity))]
             if manifest is not None:
-                tags = json.loads(manifest.get("tags") or "[]")
                 ops.append(("delete", manifest, _if_unchanged(manifest)))
-                ops += [("delete", {"PartitionKey": key, "RowKey": row}) for row in json.loads(manifest["rows"])]
-                ops += self._count_changes(key, image_id, dict.fromkeys(tags, -1))
+                ops += self._unindex(key, image_id, manifest)
             try:
                 self._submit(ops)
                 return
@@ -185,6 +181,14 @@ class TableCatalog:
                 for name in old if name not in new]  # fmt: skip
         delta = {name: -1 for name in old if name not in new} | {name: +1 for name in new if name not in old}
         return ops + self._count_changes(after.user_key, after.image_id, delta)
+
+    def _unindex(self, user_key: str, image_id: str, manifest: Any) -> list[Operation]:
+        """Deleting the index rows a manifest lists, and taking the image out of its tags' counts."""
+        ops: list[Operation] = [
+            ("delete", {"PartitionKey": user_key, "RowKey": row}) for row in json.loads(manifest["rows"])
+        ]
+        tags = json.loads(manifest.get("tags") or "[]")
+        return ops + self._count_changes(user_key, image_id, dict.fromkeys(tags, -1))
 
     def _row(self, record: ImageRecord, row_key: str) -> dict[str, Any]:
         row = {"PartitionKey": record.user_key, "RowKey": row_key, **index.summary(record)}
