@@ -89,15 +89,18 @@ class Client:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def upload(self, path: Path) -> dict[str, Any]:
+        return self.upload_bytes(path.read_bytes(), path.name)
+
+    def upload_bytes(self, data: bytes, filename: str) -> dict[str, Any]:
         """The API's answer, with `new`: False when the same bytes were uploaded before (200, not 202)."""
         headers = {"Content-Type": "application/octet-stream",
-                   "Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.name)}"}  # fmt: skip
-        response = self.request("POST", "/api/images", content=path.read_bytes(), headers=headers)
+                   "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}  # fmt: skip
+        response = self.request("POST", "/api/images", content=data, headers=headers)
         body: dict[str, Any] = response.json()
         return {**body, "new": response.status_code == 202}
 
     def show(self, image_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("GET", f"/api/images/{quote(image_id, safe='')}").json()
+        body: dict[str, Any] = self.request("GET", _image_path(image_id)).json()
         return body
 
     def search(self, tags: Sequence[str], limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -123,7 +126,30 @@ class Client:
         return body
 
     def delete(self, image_id: str) -> None:
-        self.request("DELETE", f"/api/images/{quote(image_id, safe='')}")
+        self.request("DELETE", _image_path(image_id))
+
+    def content(self, image_id: str) -> httpx.Response:
+        return self.request("GET", _image_path(image_id, "content"))
+
+    def thumbnail(self, image_id: str) -> httpx.Response:
+        return self.request("GET", _image_path(image_id, "thumbnail"))
+
+    def tag(self, image_id: str, name: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.request("PUT", _image_path(image_id, "tags", name)).json()
+        return body
+
+    def untag(self, image_id: str, name: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.request("DELETE", _image_path(image_id, "tags", name)).json()
+        return body
+
+    def retry(self, image_id: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.request("POST", _image_path(image_id, "retry")).json()
+        return body
+
+
+def _image_path(image_id: str, *parts: str) -> str:
+    """An image's URL path, every part escaped whole (a `/` in a tag name stays inside its segment)."""
+    return "/".join(["/api/images", *(quote(part, safe="") for part in (image_id, *parts))])
 
 
 def _backoff(attempt: int) -> float:
@@ -315,6 +341,15 @@ def cmd_wait(client: Client, args: argparse.Namespace) -> int:
     return EXIT_FAILED if unfinished else 0
 
 
+def cmd_smoke(client: Client, args: argparse.Namespace) -> int:
+    from tagging import smoke
+
+    result = smoke.run(client, timeout=args.timeout, as_json=args.json)
+    if result.unreachable:
+        return EXIT_UNREACHABLE
+    return 0 if all(step.passed for step in result.steps) else EXIT_FAILED
+
+
 # -- arguments ----------------------------------------------------------------------------------------------
 
 
@@ -395,6 +430,9 @@ def parser() -> argparse.ArgumentParser:
     wait.add_argument("ids", nargs="+")
     wait.add_argument("--timeout", type=_positive(float), default=120.0, help="give up after this many seconds [120]")
     wait.add_argument("--interval", type=_positive(float), default=0.5, help="seconds between checks [0.5]")
+
+    smoke = command("smoke", cmd_smoke, "check a running system end to end with one generated image, then delete it")
+    smoke.add_argument("--timeout", type=_positive(float), default=120.0, help="seconds to wait for tagging [120]")
     return root
 
 
