@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -14,7 +13,16 @@ from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
 from tagging.identity import PRINCIPAL_HEADER
 from tagging.model import ImageRecord
-from tagging.web import file_response, filename_from, handle, json_response, page_response, query_values
+from tagging.web import (
+    body_of,
+    file_response,
+    filename_from,
+    handle,
+    json_response,
+    page_response,
+    query_values,
+    route_tag,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +38,19 @@ def web_page(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="images", methods=["POST"])
 @app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
-def upload_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse:
+def upload_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpResponse:
     def action() -> func.HttpResponse:
         p = ports()
         services.check_declared_size(req.headers.get("content-length"), p.settings)
         accepted = services.accept_upload(
             p,
             user_id=req.headers.get(PRINCIPAL_HEADER),
-            data=req.get_body(),
+            data=body_of(req),
             declared_type=req.headers.get("content-type"),
             filename=filename_from(req),
         )
         if accepted.job is not None:
-            job.set(accepted.job.to_json())
+            job.set(accepted.job.message())
         record = accepted.record
         return json_response(
             {"id": record.image_id, "status": record.status},
@@ -128,9 +136,8 @@ def delete_tag(req: func.HttpRequest) -> func.HttpResponse:
 
 def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        params = req.route_params
         record = change(
-            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=params.get("id"), name=params.get("name")
+            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"), name=route_tag(req)
         )
         return json_response(record.to_api())
 
@@ -139,12 +146,12 @@ def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> fu
 
 @app.route(route="images/{id}/retry", methods=["POST"])
 @app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
-def retry_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse:
+def retry_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpResponse:
     def action() -> func.HttpResponse:
         retry = services.retry_image(
             ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
         )
-        job.set(retry.job.to_json())
+        job.set(retry.job.message())
         image_id = retry.record.image_id
         return json_response(
             {"id": image_id, "status": retry.record.status}, status=202, headers={"Location": f"/api/images/{image_id}"}
@@ -156,7 +163,7 @@ def retry_image(req: func.HttpRequest, job: func.Out[str]) -> func.HttpResponse:
 @app.queue_trigger(arg_name="msg", queue_name=JOBS_QUEUE, connection=CONNECTION)
 @app.table_output(arg_name="record", table_name=RECORDS_TABLE, connection=CONNECTION)
 @app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=CONNECTION)
-def tag_image(msg: func.QueueMessage, record: func.Out[str], poison: func.Out[bytes]) -> None:
+def tag_image(msg: func.QueueMessage, record: func.Out[bytes], poison: func.Out[bytes]) -> None:
     try:
         job = services.parse_job(msg.get_body())
     except MalformedJobError as exc:
@@ -164,14 +171,15 @@ def tag_image(msg: func.QueueMessage, record: func.Out[str], poison: func.Out[by
         logger.error("Message %s is not a valid job (%s); moved to %s", msg.id, exc, POISON_QUEUE)
         poison.set(msg.get_body())
         return
-    result = services.tag_image(ports(), job)
+    p = ports()
+    result = services.tag_image(p, job)
     if result is not None:
-        record.set(json.dumps(result.to_entity()))
+        record.set(p.records.binding_value(result))
 
 
 @app.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=CONNECTION)
 @app.table_output(arg_name="record", table_name=RECORDS_TABLE, connection=CONNECTION)
-def record_failure(msg: func.QueueMessage, record: func.Out[str]) -> None:
+def record_failure(msg: func.QueueMessage, record: func.Out[bytes]) -> None:
     """Jobs the host gave up on (maxDequeueCount failures) end here: the image is recorded as failed, so its
     owner sees why and can retry it; a malformed message is logged with its id and dropped."""
     try:
@@ -180,7 +188,8 @@ def record_failure(msg: func.QueueMessage, record: func.Out[str]) -> None:
         logger.error("Poison message %s is not a valid job (%s); dropped", msg.id, exc)
         return
     reason = f"Tagging failed repeatedly on our side. Retry with POST /api/images/{job.image_id}/retry."
-    result = services.record_failure(ports(), job, reason)
+    p = ports()
+    result = services.record_failure(p, job, reason)
     if result is not None:
         logger.warning("Image %s recorded as failed after its job was poisoned (message %s)", job.image_id, msg.id)
-        record.set(json.dumps(result.to_entity()))
+        record.set(p.records.binding_value(result))

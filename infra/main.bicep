@@ -151,10 +151,14 @@ module api 'app/api.bicep' = {
       ImageStorage__credential: 'managedidentity'
       ImageStorage__clientId: identity.outputs.clientId
       TAGGING_MAX_UPLOAD_BYTES: string(maxUploadBytes)
-      // The host refuses a larger body with 413 before buffering it (by default it buffers up to 100 MB). The
-      // headroom lets a body just over the limit reach the app, whose 413 says what the limit is.
+      // The host refuses a larger body before buffering it (by default it buffers up to 100 MB), with a bare 500
+      // (azure-functions-host issue 10519). The headroom lets a body just over the limit reach the app, whose 413
+      // says what the limit is.
       FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(maxUploadBytes + requestBodyHeadroomBytes)
       TAGGING_MAX_PIXELS: string(maxPixels)
+      // Sync functions share the worker's one thread pool. The queue functions hold at most 2 x (batchSize +
+      // newBatchThreshold) = 24 threads (host.json), so HTTP keeps 8 wherever they share an instance.
+      PYTHON_THREADPOOL_THREAD_COUNT: '32'
       AZURE_VISION_ENDPOINT: visionEndpoint
       AZURE_VISION_KEY: visionKey
       AZURE_VISION_CLIENT_ID: identity.outputs.clientId

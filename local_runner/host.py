@@ -7,18 +7,21 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from azure.functions.http import HttpResponseConverter
+from multidict import CIMultiDict
 
 from local_runner.config import DEFAULT_REQUEST_BODY_LIMIT, HostConfig
 from local_runner.functions import IndexedFunction, invoke
 from local_runner.outputs import OutputWriter, Storage
-from local_runner.queues import MESSAGE_LEASE_SECONDS, QueueListener
-from local_runner.routes import Route, Router, compile_route
+from local_runner.queues import MESSAGE_LEASE_SECONDS, QueueListener, poison_queue_name
+from local_runner.routes import Route, Router, compile_route, kestrel_path
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class Host:
         self._message_lease = message_lease
         self.config = config
         self.storage = storage or Storage()
+        # As the Python worker: one pool for every sync function, HTTP and queue alike (dispatcher.py).
         threads = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
         self._executor = ThreadPoolExecutor(max_workers=int(threads) if threads else None, thread_name_prefix="fn")
         self._listeners: dict[str, list[QueueListener]] = {}
@@ -59,6 +63,11 @@ class Host:
         self.router = Router(http_routes)
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def thread_count(self) -> int:
+        """How many sync invocations run at once: the worker's PYTHON_THREADPOOL_THREAD_COUNT, else min(32, cpu+4)."""
+        return self._executor._max_workers
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -118,10 +127,11 @@ class Host:
             result = await invoke(fn, message, self._executor, reason)
             await self._write_outputs(fn, result.outputs, result.returned)
 
+        poison = poison_queue_name(queue_name)
         listener = QueueListener(
             fn.name,
             self.storage.queue(connection, queue_name),
-            self.storage.queue(connection, f"{queue_name}-poison"),
+            None if poison is None else self.storage.queue(connection, poison),
             self.config.queues,
             handle,
             lease_seconds=self._message_lease,
@@ -157,31 +167,35 @@ class Host:
         return app
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
-        path = request.raw_path.split("?", 1)[0].lstrip("/")
+        path = kestrel_path(request.raw_path.split("?", 1)[0])[1:]
         prefix = self.config.route_prefix
         if prefix:
-            if not (path == prefix or path.lower().startswith(prefix.lower() + "/")):
+            if not (path.lower() == prefix.lower() or path.lower().startswith(prefix.lower() + "/")):
                 return web.Response(status=404)
-            path = path[len(prefix) :]
+            path = path[len(prefix) + 1 :]
         resolved = self.router.resolve(request.method, path)
         if resolved is None:
             return web.Response(status=404)
-        if isinstance(resolved, frozenset):
-            return web.Response(status=405, headers={"Allow": ", ".join(sorted(resolved))})
         route, params = resolved
-        if request.content_length is not None and request.content_length > self._body_limit:
-            return web.Response(status=413, text="Request body too large")
-        body = await request.read()
         fn = route.target
+        started = time.perf_counter()
+        if request.content_length is not None and request.content_length > self._body_limit:
+            # Kestrel refuses the body when the host first reads it, and the host answers that exception with a
+            # bare 500 (Azure/azure-functions-host issue 10519; a front end may answer 413 before it).
+            logger.warning(
+                "%s %s: a %d-byte body is over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (%d); the host answers 500",
+                request.method, request.path, request.content_length, self._body_limit,
+            )  # fmt: skip
+            return web.Response(status=500)
+        body = await self._body(request)
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
-            headers=dict(request.headers),
-            params=dict(request.query),
+            headers=host_headers(request.headers),
+            params=host_query(request.query),
             route_params=params,
             body=body,
         )
-        started = time.perf_counter()
         try:
             result = await invoke(fn, req, self._executor, f"{request.method} {request.path}", quiet=True)
             await self._write_outputs(fn, result.outputs, result.returned)
@@ -198,16 +212,54 @@ class Host:
         )
         return response
 
+    @staticmethod
+    async def _body(request: web.Request) -> bytes:
+        """The body as the host passes it to the worker: read only when Content-Length is above 0, so that a
+        chunked body reaches the function empty (GrpcMessageConversionExtensions.cs `ToRpcHttp`:
+        `request.ContentLength > 0`; Azure/azure-functions-host issue 7930)."""
+        if request.content_length:
+            return await request.read()
+        async for _ in request.content.iter_chunked(1 << 16):
+            pass  # drained, as Kestrel does with a body nobody read
+        return b""
+
+
+def host_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Request headers as the worker gets them: names lower-cased, repeated values joined by `,` with empty ones
+    left out (GrpcMessageConversionExtensions.cs; StringValues.ToString in dotnet/runtime)."""
+    joined: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        joined.setdefault(name.lower(), []).append(value)
+    return {name: ",".join(value for value in values if value) for name, values in joined.items()}
+
+
+def host_query(query: Mapping[str, str]) -> dict[str, str]:
+    """Query parameters as the worker gets them: names matched whatever their case (the first spelling kept),
+    repeated values joined by `,`, empty values left out and a name with no value dropped (QueryFeature.cs in
+    dotnet/aspnetcore; GrpcMessageConversionExtensions.cs skips empty values)."""
+    spelled: dict[str, str] = {}
+    joined: dict[str, list[str]] = {}
+    for name, value in query.items():
+        spelling = spelled.setdefault(name.lower(), name)
+        joined.setdefault(spelling, []).append(value)
+    values = {name: ",".join(value for value in found if value) for name, found in joined.items()}
+    return {name: value for name, value in values.items() if value}
+
 
 def _to_web_response(returned: Any, fn: IndexedFunction, outputs: dict[str, Any]) -> web.Response:
+    """The function's answer through the library's own converter, as the worker sends it: a Content-Type from the
+    mimetype, with `charset` for `text/*` only (azure-functions-python-library, azure/functions/http.py
+    `HttpResponseConverter.encode`); the host passes it on as it is (RawScriptResult.cs)."""
     http_out = next((b for b in fn.outputs if b.type == "http"), None)
     response = returned if http_out is None or http_out.name == "$return" else outputs.get(http_out.name)
     if response is None:
         return web.Response(status=204)
     if not isinstance(response, func.HttpResponse):
-        response = func.HttpResponse(str(response))
-    headers = dict(response.headers)
-    if "content-type" not in {name.lower() for name in headers} and response.mimetype:
-        charset = f"; charset={response.charset}" if response.charset else ""
-        headers["Content-Type"] = f"{response.mimetype}{charset}"
-    return web.Response(status=response.status_code, body=response.get_body(), headers=headers)
+        return web.Response(status=200, text=str(response))
+    datum = HttpResponseConverter.encode(response, expected_type=None)
+    answer = datum.value
+    headers = CIMultiDict((name, value.value) for name, value in answer["headers"].items())
+    for cookie in answer["cookies"] or []:
+        for morsel in cookie.values():
+            headers.add("Set-Cookie", morsel.OutputString())
+    return web.Response(status=int(answer["status_code"].value), body=answer["body"].value, headers=headers)

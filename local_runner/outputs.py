@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient
-from azure.functions.queue import QueueMessageOutConverter
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from azure.storage.queue import QueueClient
 
 from local_runner.functions import Binding
+from local_runner.host_values import OutputValueError, TableWrite, collector_items, table_writes, typed_data
 from tagging.storage import StorageAccount
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Storage:
 
 
 def encode_message(content: str | bytes, encoding: str) -> str:
+    """The queue message text for a body: base64 of its bytes, or the bytes as UTF-8 text (`none`)."""
     raw = content.encode("utf-8") if isinstance(content, str) else content
     if encoding == "base64":
         return base64.b64encode(raw).decode("ascii")
@@ -64,53 +65,69 @@ def send_message(client: QueueClient, text: str) -> None:
 
 
 class OutputWriter:
+    """Delivers each output value as the host does (`local_runner.host_values`): through the worker's TypedData, the
+    host's collector items, then the Queues or Tables extension."""
+
     def __init__(self, storage: Storage, message_encoding: str, on_enqueue: Callable[[str], None]) -> None:
         self._storage = storage
         self._encoding = message_encoding
         self._on_enqueue = on_enqueue
 
     def write(self, binding: Binding, value: Any) -> None:
-        if binding.type == "queue":
-            self._write_queue(binding, value)
-        elif binding.type == "table":
-            self._write_table(binding, value)
-        else:
+        if binding.type not in ("queue", "table"):
             raise OutputBindingError(f"Output binding type {binding.type!r} is not supported")
+        try:
+            items = collector_items(typed_data(binding.type, value))
+            if binding.type == "queue":
+                self._write_queue(binding, items)
+            else:
+                self._write_table(binding, table_writes(items))
+        except OutputValueError as exc:
+            raise OutputBindingError(f"{binding.type} output {binding.name!r}: {exc}") from exc
 
-    def _write_queue(self, binding: Binding, value: Any) -> None:
+    def _write_queue(self, binding: Binding, messages: list[bytes]) -> None:
         queue = str(binding.get("queueName"))
-        # The worker's own converter: str/bytes are one message, an iterable several (a dict gives its keys,
-        # exactly as in Azure, which is why callers must json.dumps a dict first).
-        datum = QueueMessageOutConverter.encode(value, expected_type=None)
-        if datum.type == "json":
-            items = json.loads(datum.value)
-            messages: list[str | bytes] = [item["body"] if isinstance(item, dict) else item for item in items]
-            if isinstance(value, dict):
-                logger.warning("Queue output %r got a dict: sending its keys, as Azure does; json.dumps it", queue)
-        else:
-            messages = [datum.value]
         client = self._storage.queue(binding.get("connection"), queue)
         for message in messages:
             send_message(client, encode_message(message, self._encoding))
         if messages:
             self._on_enqueue(queue)
 
-    def _write_table(self, binding: Binding, value: Any) -> None:
-        table = str(binding.get("tableName"))
-        try:
-            parsed = json.loads(value) if isinstance(value, (str, bytes)) else value
-        except ValueError as exc:
-            raise OutputBindingError(f"Table output {table!r} needs a JSON object or array: {exc}") from exc
-        entities = parsed if isinstance(parsed, list) else [parsed]
-        for entity in entities:
-            if not isinstance(entity, dict) or "PartitionKey" not in entity or "RowKey" not in entity:
-                raise OutputBindingError(f"Table output {table!r}: every entity needs PartitionKey and RowKey")
-        client = self._storage.table(binding.get("connection"), table)
-        for entity in entities:
-            # Insert only, as documented for the binding: an existing key fails the invocation.
-            try:
-                client.create_entity(entity)
-            except ResourceNotFoundError:
-                with suppress(ResourceExistsError):
-                    client.create_table()
-                client.create_entity(entity)
+    def _write_table(self, binding: Binding, writes: list[TableWrite]) -> None:
+        """As the extension's TableEntityWriter: one transaction per partition of up to 100 entities, flushed
+        early when a key comes twice; no ETag inserts, `*` upserts, any other ETag replaces if unchanged.
+        A transaction that fails fails the invocation (a duplicate insert: 409 EntityAlreadyExists)."""
+        client = self._storage.table(binding.get("connection"), str(binding.get("tableName")))
+        pending: dict[str, list[TableWrite]] = {}
+        for write in writes:
+            partition = pending.setdefault(write.key[0], [])
+            if any(queued.key == write.key for queued in partition) or len(partition) == MAX_BATCH:
+                _submit(client, partition)
+                partition.clear()
+            partition.append(write)
+        for partition in pending.values():
+            if partition:
+                _submit(client, partition)
+
+
+MAX_BATCH = 100
+
+
+def _submit(client: TableClient, writes: list[TableWrite]) -> None:
+    operations: list[tuple[Any, ...]] = []
+    for write in writes:
+        if write.etag is None:
+            operations.append(("create", write.entity))
+        elif write.etag == "*":
+            operations.append(("upsert", write.entity, {"mode": UpdateMode.REPLACE}))
+        else:
+            options = {"mode": UpdateMode.REPLACE, "etag": write.etag, "match_condition": MatchConditions.IfNotModified}
+            operations.append(("update", write.entity, options))
+    try:
+        client.submit_transaction(operations)
+    except (ResourceNotFoundError, TableTransactionError) as exc:
+        if "TableNotFound" not in str(exc) and getattr(exc, "error_code", None) != "TableNotFound":
+            raise
+        with suppress(ResourceExistsError):
+            client.create_table()
+        client.submit_transaction(operations)

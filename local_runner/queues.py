@@ -24,6 +24,17 @@ MESSAGE_LEASE_SECONDS = 600
 MAX_RECONNECT_DELAY = 30.0
 
 Handler = Callable[[FunctionQueueMessage], Awaitable[Any]]
+POISON_SUFFIX = "-poison"
+MAX_QUEUE_NAME = 63
+
+
+def poison_queue_name(queue: str) -> str | None:
+    """The poison queue of a queue, or None for a queue that has none: one that is a poison queue itself, or whose
+    name would grow too long (azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues,
+    src/Listeners/QueueListenerFactory.cs `CreatePoisonQueueReference`)."""
+    if queue.endswith(POISON_SUFFIX) or len(queue) + len(POISON_SUFFIX) > MAX_QUEUE_NAME:
+        return None
+    return queue + POISON_SUFFIX
 
 
 class QueueListener:
@@ -31,7 +42,7 @@ class QueueListener:
         self,
         function_name: str,
         queue: QueueClient,
-        poison: QueueClient,
+        poison: QueueClient | None,
         options: QueueOptions,
         handler: Handler,
         *,
@@ -97,8 +108,11 @@ class QueueListener:
 
     async def _process(self, message: QueueMessage) -> None:
         if (message.dequeue_count or 0) > self._options.max_dequeue_count:
-            # Delivered more often than allowed without completing (a crashed host, say): straight to poison.
-            await asyncio.to_thread(self._move_to_poison, message, self._too_often(message))
+            # Delivered more often than allowed without completing (a crashed host, say): straight to poison; a
+            # queue with no poison queue leaves it invisible until its lease ends, without running or logging it
+            # (QueueProcessor.cs BeginProcessingMessageAsync, HandlePoisonMessageAsync).
+            if self._poison is not None:
+                await asyncio.to_thread(self._move_to_poison, message, self._too_often(message))
             return
         try:
             body = self._decode(message.content)
@@ -106,7 +120,8 @@ class QueueListener:
             # As the host's queues extension does: decoding fails the same way every time, so the message goes to
             # poison at once instead of being retried maxDequeueCount times (azure-sdk-for-net pull request 18326).
             logger.error("Message %s on %s is not valid base64 (%s)", message.id, self.queue_name, exc)
-            await asyncio.to_thread(self._move_to_poison, message, "it cannot be decoded")
+            if self._poison is not None:
+                await asyncio.to_thread(self._move_to_poison, message, "it cannot be decoded")
             return
         trigger = FunctionQueueMessage(  # type: ignore[no-untyped-call]  # the worker's class is untyped
             id=message.id,
@@ -147,6 +162,13 @@ class QueueListener:
         try:
             if succeeded:
                 await asyncio.to_thread(self._queue.delete_message, message.id, message.pop_receipt)
+            elif self._poison is None:
+                # No poison queue: the message is not released, so it stays invisible for the rest of its lease
+                # instead of failing again at once (QueueProcessor.cs CompleteProcessingMessageAsync).
+                logger.warning(
+                    "Message %s on %s failed; it comes back when its lease ends (%s has no poison queue)",
+                    message.id, self.queue_name, self.queue_name,
+                )  # fmt: skip
             elif (message.dequeue_count or 0) >= self._options.max_dequeue_count:
                 await asyncio.to_thread(self._move_to_poison, message, self._too_often(message))
             else:
@@ -164,6 +186,7 @@ class QueueListener:
         return f"it has been dequeued {message.dequeue_count} times (maxDequeueCount {self._options.max_dequeue_count})"
 
     def _move_to_poison(self, message: QueueMessage, why: str) -> None:
+        assert self._poison is not None
         logger.error("Message %s: %s; moving it to %s", message.id, why, self._poison.queue_name)
         send_message(self._poison, message.content)
         self._queue.delete_message(message.id, message.pop_receipt)

@@ -148,8 +148,12 @@ class Client:
 
 
 def _image_path(image_id: str, *parts: str) -> str:
-    """An image's URL path, every part escaped whole (a `/` in a tag name stays inside its segment)."""
-    return "/".join(["/api/images", *(quote(part, safe="") for part in (image_id, *parts))])
+    """An image's URL path, every part escaped whole. A part that is `.` or `..` is refused: servers drop such
+    segments before routing, so `DELETE .../tags/..` would reach the image itself."""
+    every = (image_id, *parts)
+    if any(part.strip() in (".", "..") for part in every):
+        raise ApiError(400, "invalid_request", "'.' and '..' cannot be an image id or a tag name.")
+    return "/".join(["/api/images", *(quote(part, safe="") for part in every)])
 
 
 def _backoff(attempt: int) -> float:

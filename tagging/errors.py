@@ -21,6 +21,12 @@ class EmptyUploadError(InvalidRequestError):
     code = "empty_body"
 
 
+class LengthRequiredError(TaggingError):
+    """A body sent without Content-Length (chunked): Azure Functions hands the function none of it."""
+
+    code = "length_required"
+
+
 class InvalidImageIdError(InvalidRequestError):
     code = "invalid_id"
 

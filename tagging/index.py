@@ -46,10 +46,16 @@ class InvalidContinuationError(InvalidRequestError):
 
 
 def normalise_tag(name: str | None) -> str:
-    """A tag name as stored: trimmed, lower-case, 1..64 characters without control characters."""
+    """A tag name as stored: trimmed, lower-case, 1..64 characters without control characters, and one that a URL
+    path can carry: no `/`, and not `.` or `..` (a path drops those segments before any function sees them)."""
     cleaned = (name or "").strip().lower()
     if not cleaned or len(cleaned) > MAX_TAG_CHARS or _CONTROL.search(cleaned):
         raise InvalidTagError(f"Tag names are 1 to {MAX_TAG_CHARS} characters without control characters.")
+    if "/" in cleaned or cleaned in (".", ".."):
+        raise InvalidTagError(
+            f"{cleaned!r} cannot be a tag name: tags appear in URL paths, which cannot carry a '/' "
+            "(Azure hands it on as %2F) nor a segment that is '.' or '..'. Use '-' instead."
+        )
     return cleaned
 
 
@@ -128,20 +134,6 @@ class Item:
     height: int | None
     uploaded_at: str
     thumbnail: bool
-
-    @classmethod
-    def from_row(cls, row: dict[str, object]) -> Item:
-        tags = tuple(Tag(str(n), float(c), str(s)) for n, c, s in json.loads(str(row.get("tags") or "[]")))
-        width, height = row.get("width"), row.get("height")
-        return cls(
-            image_id=str(row["image_id"]),
-            status=str(row["status"]),
-            tags=tags,
-            width=int(width) if isinstance(width, int) else None,
-            height=int(height) if isinstance(height, int) else None,
-            uploaded_at=str(row["uploaded_at"]),
-            thumbnail=bool(row.get("thumbnail")),
-        )
 
     def to_api(self) -> dict[str, object]:
         return {

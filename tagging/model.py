@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tagging.errors import MalformedJobError
 
 Status = Literal["pending", "done", "failed", "deleted"]
+STATUSES: tuple[Status, ...] = ("pending", "done", "failed", "deleted")
 
 JOB_VERSION = 1
+
+
+def format_timestamp(moment: datetime) -> str:
+    """Times as this app stores and shows them: UTC, to the millisecond, with `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """A time in any ISO 8601 form (.NET's seven fraction digits too); one without a zone is taken as UTC."""
+    text = text.strip()
+    if "." in text:  # Python reads at most six fraction digits
+        head, _, tail = text.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = f"{head}.{tail[: min(digits, 6)]}{tail[digits:]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def compact_json(value: Any) -> str:
@@ -50,6 +71,11 @@ class UploadJob:
                 del body[name]  # optional: absent from a first upload's job
         return compact_json(body)
 
+    def message(self) -> bytes:
+        """The queue message, as UTF-8 bytes: the host sends bytes as they are, whereas a `str` that looks like
+        JSON is parsed and re-serialised first (indented, dates rewritten; docs/host-fidelity.md)."""
+        return self.to_json().encode("utf-8")
+
     @classmethod
     def from_json(cls, text: str | bytes) -> UploadJob:
         try:
@@ -74,6 +100,9 @@ class UploadJob:
             value = data.get(name)
             if not isinstance(value, kind) or isinstance(value, bool) or value == "":
                 raise MalformedJobError(f"The job's {name!r} must be a non-empty {kind.__name__}.")
+        uploaded_at = parse_timestamp(data["uploaded_at"])
+        if uploaded_at is None:
+            raise MalformedJobError("The job's 'uploaded_at' must be an ISO 8601 time.")
         filename = data.get("filename")
         if filename is not None and not isinstance(filename, str):
             raise MalformedJobError("The job's 'filename' must be a string when present.")
@@ -81,7 +110,8 @@ class UploadJob:
             filename=filename,
             user_tags=_names(data, "user_tags"),
             removed_tags=_names(data, "removed_tags"),
-            **{name: data[name] for name in fields},
+            # One form whatever carried the job: a host that re-serialised it wrote `...00Z` for `...00.000Z`.
+            **{name: data[name] for name in fields} | {"uploaded_at": format_timestamp(uploaded_at)},
         )
 
 
@@ -151,63 +181,6 @@ class ImageRecord:
     def megapixels(self) -> float | None:
         return None if self.width is None or self.height is None else round(self.width * self.height / 1e6, 1)
 
-    def to_entity(self) -> dict[str, Any]:
-        entity: dict[str, Any] = {
-            "PartitionKey": self.user_key,
-            "RowKey": self.image_id,
-            "status": self.status,
-            "sha256": self.sha256,
-            "bytes": self.size,
-            "content_type": self.content_type,
-            "uploaded_at": self.uploaded_at,
-            "filename": self.filename,
-            "format": self.format,
-            "width": self.width,
-            "height": self.height,
-            "tags": compact_json([asdict(tag) for tag in self.tags]),
-            "tagged_at": self.tagged_at,
-            "error": self.error,
-            "frames": self.frames,
-            "mode": self.mode,
-            **asdict(self.metadata),
-            "dhash": self.dhash,
-            "thumbnail": self.thumbnail or None,
-            "removed_tags": compact_json(list(self.removed_tags)) if self.removed_tags else None,
-            "deleted_at": self.deleted_at,
-            "deleted_etag": self.deleted_etag,
-        }
-        # Table storage has no null: an absent property is how an entity says "unknown".
-        return {name: value for name, value in entity.items() if value is not None}
-
-    @classmethod
-    def from_entity(cls, entity: dict[str, Any]) -> ImageRecord:
-        tags = tuple(Tag(**tag) for tag in json.loads(entity.get("tags") or "[]"))
-        metadata = PhotoMetadata(**{name: entity.get(name) for name in PhotoMetadata.__dataclass_fields__})
-        return cls(
-            user_key=entity["PartitionKey"],
-            image_id=entity["RowKey"],
-            status=entity["status"],
-            sha256=entity["sha256"],
-            size=int(entity["bytes"]),
-            content_type=entity["content_type"],
-            uploaded_at=entity["uploaded_at"],
-            filename=entity.get("filename"),
-            format=entity.get("format"),
-            width=_optional_int(entity.get("width")),
-            height=_optional_int(entity.get("height")),
-            tags=tags,
-            tagged_at=entity.get("tagged_at"),
-            error=entity.get("error"),
-            frames=_optional_int(entity.get("frames")),
-            mode=entity.get("mode"),
-            metadata=metadata,
-            dhash=entity.get("dhash"),
-            thumbnail=bool(entity.get("thumbnail", False)),
-            removed_tags=tuple(json.loads(entity.get("removed_tags") or "[]")),
-            deleted_at=entity.get("deleted_at"),
-            deleted_etag=entity.get("deleted_etag"),
-        )
-
     def to_api(self) -> dict[str, Any]:
         meta = self.metadata
         body: dict[str, Any] = {
@@ -237,7 +210,3 @@ class ImageRecord:
         if self.error is not None:
             body["error"] = self.error
         return body
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)

@@ -52,6 +52,9 @@ class Catalog(Protocol):
     def get(self, user_key: str, image_id: str) -> ImageRecord | None:
         """The record, a tombstone (status `deleted`) or None while the image is pending."""
 
+    def binding_value(self, record: ImageRecord) -> bytes:
+        """The record as the worker hands it to the Table output binding, which inserts it as this catalog's entity."""
+
     def index(self, record: ImageRecord) -> IndexResult:
         """Add the listing, tag and count rows of a processed image, all or nothing.
 

@@ -32,7 +32,7 @@ from tagging.index import (
     normalise_tag,
     search_prefix,
 )
-from tagging.model import ImageRecord, Tag, UploadJob
+from tagging.model import ImageRecord, Tag, UploadJob, format_timestamp
 from tagging.ports import FetchedImage, Ports, StoredImage
 from tagging.taggers import TaggerInput, merge, run_taggers
 
@@ -87,7 +87,10 @@ def accept_upload(
             "curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' (or application/octet-stream)."
         )
     if not data:
-        raise EmptyUploadError("The request body is empty: send the image bytes as the body.")
+        raise EmptyUploadError(
+            "The request body is empty: send the image bytes as the body, with a Content-Length "
+            "(curl --data-binary @photo.jpg)."
+        )
     _check_size(len(data), settings)
     header = analysis.probe(data, settings.max_pixels)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -298,7 +301,7 @@ def _clean_filename(filename: str | None) -> str | None:
 
 
 def _timestamp(now: datetime | None) -> str:
-    return (now or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_timestamp(now or datetime.now(UTC))
 
 
 # -- queries and changes (the query API) --------------------------------------------------------------------

@@ -101,7 +101,8 @@ class AzureVisionTagger:
         if result.tags is None:
             return []
         return [
-            Tag(tag.name.lower(), round(float(tag.confidence), 3), self.name)
+            # A tag name travels in URL paths: a `/` could never be removed again (tagging.index.normalise_tag).
+            Tag(tag.name.lower().replace("/", "-"), round(float(tag.confidence), 3), self.name)
             for tag in result.tags.list
             if tag.confidence >= self._MIN_CONFIDENCE
         ]

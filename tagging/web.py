@@ -18,6 +18,7 @@ from tagging.errors import (
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
+    LengthRequiredError,
     StorageUnavailableError,
     TaggingError,
     UnauthenticatedError,
@@ -39,6 +40,7 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     UploadTooLargeError: 413,
     ImageTooLargeError: 413,
     UnsupportedMediaError: 415,
+    LengthRequiredError: 411,
 }
 
 
@@ -100,9 +102,28 @@ def filename_from(req: func.HttpRequest) -> str | None:
     return header.get_filename()
 
 
+def body_of(req: func.HttpRequest) -> bytes:
+    """The request body; a chunked one is refused, because in Azure it reaches the function empty (the host reads a
+    body only when Content-Length is set: azure-functions-host, GrpcMessageConversionExtensions.cs `ToRpcHttp`)."""
+    body = req.get_body()
+    if not body and "chunked" in req.headers.get("transfer-encoding", "").lower():
+        raise LengthRequiredError(
+            "The body was sent in chunks, without a Content-Length, and Azure Functions hands such a body to the "
+            "app empty. Send the file with its length: curl --data-binary @photo.jpg (not curl -T -)."
+        )
+    return body
+
+
+def route_tag(req: func.HttpRequest) -> str | None:
+    """The `{name}` of a tag route. Kestrel decodes every escape in a path except `%2F`, which reaches the app as
+    written (dotnet/aspnetcore, UrlDecoder.cs); read back as the `/` it stands for, it is refused as a tag name."""
+    name = req.route_params.get("name")
+    return None if name is None else name.replace("%2F", "/").replace("%2f", "/")
+
+
 def query_values(req: func.HttpRequest, name: str) -> list[str]:
-    """Every value of a repeated query parameter (`?tag=a&tag=b`), read from the URL: the host's `params`
-    keeps one value per name."""
+    """Every value of a repeated query parameter (`?tag=a&tag=b`), read from the URL: the host's `params` joins
+    repeated values with `,` (which a tag may contain) and drops empty ones."""
     return [value for key, value in parse_qsl(urlsplit(req.url).query) if key == name and value.strip()]
 
 

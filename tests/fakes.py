@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -11,6 +12,7 @@ from tagging.errors import ImageNotFoundError
 from tagging.index import Page
 from tagging.model import ImageRecord, Tag
 from tagging.ports import Catalog, FetchedImage, ImageStore, IndexResult, Ports, StoredImage
+from tagging.storage.entities import binding_value, item_from_row, record_entity, record_from_entity
 from tagging.taggers import Tagger
 
 
@@ -52,8 +54,9 @@ class FakeCatalog(Catalog):
         self.entities: dict[tuple[str, str], dict[str, object]] = {}
         self.manifests: dict[tuple[str, str], ImageRecord | None] = {}  # None: a tombstone
 
-    def insert(self, entity: dict[str, object]) -> None:
-        """What the Table output binding does: insert only."""
+    def insert(self, value: bytes | ImageRecord) -> None:
+        """What the Table output binding does with the worker's value: insert only."""
+        entity = json.loads(value) if isinstance(value, bytes) else record_entity(value)
         key = (str(entity["PartitionKey"]), str(entity["RowKey"]))
         if key in self.entities:
             raise KeyError(f"entity {key} exists")
@@ -61,7 +64,10 @@ class FakeCatalog(Catalog):
 
     def get(self, user_key: str, image_id: str) -> ImageRecord | None:
         entity = self.entities.get((user_key, image_id))
-        return None if entity is None else ImageRecord.from_entity(entity)
+        return None if entity is None else record_from_entity(entity)
+
+    def binding_value(self, record: ImageRecord) -> bytes:
+        return binding_value(record)
 
     def index(self, record: ImageRecord) -> IndexResult:
         key = (record.user_key, record.image_id)
@@ -72,7 +78,7 @@ class FakeCatalog(Catalog):
 
     def forget(self, record: ImageRecord) -> None:
         self.manifests[(record.user_key, record.image_id)] = None
-        self.entities[(record.user_key, record.image_id)] = replace(record, status="deleted").to_entity()
+        self.entities[(record.user_key, record.image_id)] = record_entity(replace(record, status="deleted"))
 
     def revive(self, user_key: str, image_id: str) -> None:
         if self.manifests.get((user_key, image_id), "live") is None:
@@ -106,7 +112,7 @@ class FakeCatalog(Catalog):
         )
         if after is not None:
             matching = [r for r in matching if row_key(r) > after]
-        items = [index.Item.from_row(index.summary(r)) for r in matching[:limit]]
+        items = [item_from_row(index.summary(r)) for r in matching[:limit]]
         more = len(matching) > limit
         return Page(items, after=row_key(matching[limit - 1]) if more else None)
 
@@ -125,7 +131,7 @@ class FakeCatalog(Catalog):
         if record is None or record.status == "deleted":
             raise ImageNotFoundError(image_id)
         changed = index.retagged(record, add=add, remove=remove)
-        self.entities[(user_key, image_id)] = changed.to_entity()
+        self.entities[(user_key, image_id)] = record_entity(changed)
         self.manifests[(user_key, image_id)] = changed
         return changed
 

@@ -237,6 +237,8 @@ function updateChip(chip, tag) {
 }
 
 function tagPath(id, name) {
+  // Browsers and servers drop "." and ".." path segments, however encoded: the request would reach the image itself.
+  if (name.trim() === "." || name.trim() === "..") throw new Error(`"${name}" cannot be a tag name.`);
   return `/api/images/${id}/tags/${encodeURIComponent(name)}`;
 }
 

@@ -7,7 +7,6 @@ written or a count wrong: the loser of a race re-reads and tries again.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.index import Item, Page
 from tagging.model import ImageRecord, Tag, compact_json
 from tagging.ports import IndexResult
+from tagging.storage.entities import EntityReader, binding_value, item_from_row, record_entity, record_from_entity
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,10 @@ class TableCatalog:
 
     def get(self, user_key: str, image_id: str) -> ImageRecord | None:
         entity = self._entity(user_key, image_id)
-        return None if entity is None else ImageRecord.from_entity(entity)
+        return None if entity is None else record_from_entity(entity)
+
+    def binding_value(self, record: ImageRecord) -> bytes:
+        return binding_value(record)
 
     # -- index -----------------------------------------------------------------------------------------------
 
@@ -63,7 +66,7 @@ class TableCatalog:
             except TableTransactionError as exc:
                 if getattr(exc, "index", None) == 0 and getattr(exc, "error_code", "") == "EntityAlreadyExists":
                     existing = self._entity(record.user_key, index.manifest_key(record.image_id))
-                    return "deleted" if existing is not None and existing.get("deleted") else "exists"
+                    return "deleted" if existing is not None and _is_tombstone(existing) else "exists"
                 self._raise_unless_conflict(exc, attempt)
         raise RuntimeError(f"Image {record.image_id}: the index kept changing; {ATTEMPTS} attempts failed")
 
@@ -75,7 +78,7 @@ class TableCatalog:
             ops: list[Operation]
             if manifest is None:
                 ops = [("create", tombstone)]
-            elif manifest.get("deleted"):
+            elif _is_tombstone(manifest):
                 ops = []
             else:
                 ops = [("update", tombstone, _if_unchanged(manifest, UpdateMode.REPLACE))]
@@ -90,12 +93,12 @@ class TableCatalog:
             raise RuntimeError(f"Image {image_id}: the index kept changing; {ATTEMPTS} attempts failed")
         # The record becomes a tombstone rather than disappearing: the Table output binding only inserts, so a
         # worker finishing this image afterwards fails to write it and, retried, finds the image deleted.
-        self._table.upsert_entity(replace(record, status="deleted").to_entity(), mode=UpdateMode.REPLACE)
+        self._table.upsert_entity(record_entity(replace(record, status="deleted")), mode=UpdateMode.REPLACE)
 
     def revive(self, user_key: str, image_id: str) -> None:
         for row_key in (image_id, index.manifest_key(image_id)):
             entity = self._entity(user_key, row_key)
-            if entity is not None and (entity.get("deleted") or entity.get("status") == "deleted"):
+            if entity is not None and (_is_tombstone(entity) or EntityReader(entity).text("status") == "deleted"):
                 with suppress(ResourceNotFoundError):  # revived by a concurrent upload: what we wanted
                     self._table.delete_entity(
                         user_key, row_key, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
@@ -108,7 +111,7 @@ class TableCatalog:
             if entity is None:
                 return  # reset by a concurrent retry: what we wanted
             manifest = self._entity(key, index.manifest_key(image_id))
-            if entity.get("status") == "deleted" or (manifest is not None and manifest.get("deleted")):
+            if EntityReader(entity).text("status") == "deleted" or (manifest is not None and _is_tombstone(manifest)):
                 raise ImageNotFoundError(f"You have no image {image_id}.")
             ops: list[Operation] = [("delete", entity, _if_unchanged(entity))]
             if manifest is not None:
@@ -138,7 +141,8 @@ class TableCatalog:
     def counts(self, user_key: str) -> list[tuple[str, int]]:
         totals: dict[str, int] = {}
         for row in self._range(user_key, index.COUNT, None, select=["name", "count"]):
-            totals[str(row["name"])] = totals.get(str(row["name"]), 0) + int(row.get("count", 0))
+            name = str(EntityReader(row).text("name"))
+            totals[name] = totals.get(name, 0) + _count(row)
         return sorted(((name, n) for name, n in totals.items() if n > 0), key=lambda item: (-item[1], item[0]))
 
     def change_tags(
@@ -148,7 +152,7 @@ class TableCatalog:
             entity = self._entity(user_key, image_id)
             if entity is None:
                 raise ImageNotReadyError("The image is still being tagged; change its tags once it is done.")
-            record = ImageRecord.from_entity(entity)
+            record = record_from_entity(entity)
             if record.status == "deleted":
                 raise ImageNotFoundError(f"You have no image {image_id}.")
             if record.status == "pending":
@@ -157,10 +161,10 @@ class TableCatalog:
             if changed == record:
                 return record
             manifest = self._entity(user_key, index.manifest_key(image_id))
-            if manifest is None or manifest.get("deleted"):
+            if manifest is None or _is_tombstone(manifest):
                 raise ImageNotFoundError(f"You have no image {image_id}.")
             try:
-                self._submit(self._retag_operations(entity, manifest, record, changed))
+                self._submit(self._retag_operations(entity, manifest, changed))
                 return changed
             except TableTransactionError as exc:
                 self._raise_unless_conflict(exc, attempt)
@@ -168,27 +172,27 @@ class TableCatalog:
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
-    def _retag_operations(self, entity: Any, manifest: Any, before: ImageRecord, after: ImageRecord) -> list[Operation]:
-        old = [t.name for t in before.tags][: index.MAX_TAGS_PER_IMAGE]
+    def _retag_operations(self, entity: Any, manifest: Any, after: ImageRecord) -> list[Operation]:
+        # The manifest says which rows and counts the image has now, whatever its record holds.
+        listed = EntityReader(manifest)
+        old_rows, old = listed.json_list("rows"), listed.json_list("tags")
         new_manifest, rows, new = _manifest(after)
         ops: list[Operation] = [
-            ("update", after.to_entity(), _if_unchanged(entity, UpdateMode.REPLACE)),
+            ("update", record_entity(after), _if_unchanged(entity, UpdateMode.REPLACE)),
             ("update", new_manifest, _if_unchanged(manifest, UpdateMode.REPLACE)),
         ]
         # Every row carries the image's tags for display, so all of them are rewritten; dropped tags go.
         ops += [("upsert", self._row(after, key), {"mode": UpdateMode.REPLACE}) for key in rows]
-        ops += [("delete", {"PartitionKey": after.user_key, "RowKey": index.tag_row_key(name, before)})
-                for name in old if name not in new]  # fmt: skip
+        ops += [("delete", {"PartitionKey": after.user_key, "RowKey": row}) for row in old_rows if row not in rows]
         delta = {name: -1 for name in old if name not in new} | {name: +1 for name in new if name not in old}
         return ops + self._count_changes(after.user_key, after.image_id, delta)
 
     def _unindex(self, user_key: str, image_id: str, manifest: Any) -> list[Operation]:
         """Deleting the index rows a manifest lists, and taking the image out of its tags' counts."""
-        ops: list[Operation] = [
-            ("delete", {"PartitionKey": user_key, "RowKey": row}) for row in json.loads(manifest["rows"])
-        ]
-        tags = json.loads(manifest.get("tags") or "[]")
-        return ops + self._count_changes(user_key, image_id, dict.fromkeys(tags, -1))
+        listed = EntityReader(manifest)
+        rows = listed.json_list("rows")
+        ops: list[Operation] = [("delete", {"PartitionKey": user_key, "RowKey": row}) for row in rows]
+        return ops + self._count_changes(user_key, image_id, dict.fromkeys(listed.json_list("tags"), -1))
 
     def _row(self, record: ImageRecord, row_key: str) -> dict[str, Any]:
         row = {"PartitionKey": record.user_key, "RowKey": row_key, **index.summary(record)}
@@ -207,7 +211,7 @@ class TableCatalog:
                 if change > 0:
                     ops.append(("create", {"PartitionKey": user_key, "RowKey": key, "name": name, "count": change}))
                 continue
-            total = int(current.get("count", 0)) + change
+            total = _count(current) + change
             if total <= 0:
                 ops.append(("delete", {"PartitionKey": user_key, "RowKey": key}, _if_unchanged(current)))
             else:
@@ -217,7 +221,7 @@ class TableCatalog:
 
     def _total(self, user_key: str, name: str) -> int:
         rows = self._range(user_key, index.count_prefix(name), None, select=["count"])
-        return sum(int(row.get("count", 0)) for row in rows)
+        return sum(_count(row) for row in rows)
 
     def _count_rows(self, user_key: str, keys: list[str]) -> dict[str, Any]:
         """The count rows with these RowKeys, in as few queries as the service allows."""
@@ -243,7 +247,7 @@ class TableCatalog:
             if len(items) == limit:
                 return Page(items, after=last)  # a row beyond the page exists: more remain
             last = str(row["RowKey"])
-            item = Item.from_row(row)
+            item = item_from_row(row)
             names = {tag.name for tag in item.tags}
             if all(name in names for name in others):
                 items.append(item)
@@ -312,6 +316,14 @@ def _manifest(record: ImageRecord) -> tuple[dict[str, Any], list[str], list[str]
         "tags": compact_json(tags),
     }
     return entity, rows, tags
+
+
+def _is_tombstone(manifest: Any) -> bool:
+    return EntityReader(manifest).flag("deleted")
+
+
+def _count(row: Any) -> int:
+    return EntityReader(row).integer("count") or 0
 
 
 def _if_unchanged(entity: Any, mode: UpdateMode | None = None) -> dict[str, Any]:

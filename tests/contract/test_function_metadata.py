@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import azure.functions as func
 import pytest
 
 import function_app
@@ -112,6 +114,22 @@ def test_every_storage_binding_uses_the_one_named_connection() -> None:
                 assert binding.get("connection") == CONNECTION, f"{name}: {binding}"
 
 
+def test_every_queue_and_table_output_is_given_bytes() -> None:
+    """Bytes reach the Queues and Tables extensions untouched, whereas a str that looks like JSON is parsed and
+    re-serialised by the host first (azure-functions-host, src/WebJobs.Script/Binding/FunctionBinding.cs
+    ReadAsEnumerable; local_runner/host_values.py). The worker checks the annotation against the binding when it
+    loads the function (azure-functions-python-worker, functions.py; bytes suit both: queue.py
+    QueueMessageOutConverter and bindings/generic.py GenericBinding)."""
+    outputs = 0
+    for name, declared in bindings().items():
+        hints = typing.get_type_hints(getattr(function_app, name)._function.get_user_function())
+        for binding in declared:
+            if binding["direction"] == "OUT" and binding["type"] in ("queue", "table"):
+                assert hints[binding["name"]] == func.Out[bytes], (name, binding["name"])
+                outputs += 1
+    assert outputs == 5  # upload and retry send jobs; the worker writes records and parks poison; so does failure
+
+
 def test_host_json_configures_what_the_code_relies_on() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     assert host["version"] == "2.0"
@@ -132,6 +150,22 @@ def test_local_settings_example_defines_the_connections() -> None:
     assert int(values[MAX_UPLOAD_BYTES_SETTING]) == DEFAULT_MAX_UPLOAD_BYTES
     assert int(values[MAX_PIXELS_SETTING]) == DEFAULT_MAX_PIXELS
     assert int(values["FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"]) == DEFAULT_MAX_UPLOAD_BYTES + 1024 * 1024
+
+
+def test_the_queue_functions_can_never_hold_every_thread_of_the_workers_pool() -> None:
+    """Sync functions share the Python worker's one pool (azure-functions-python-worker, dispatcher.py; its size is
+    PYTHON_THREADPOOL_THREAD_COUNT), and each queue function runs up to batchSize + newBatchThreshold messages at
+    once (azure-sdk-for-net, Storage.Common QueuesOptions.cs). Fewer than the pool, so HTTP always has threads."""
+    queues = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+    queue_functions = [
+        name for name, declared in bindings().items() if any(b["type"] == "queueTrigger" for b in declared)
+    ]
+    held = len(queue_functions) * (queues["batchSize"] + queues["newBatchThreshold"])
+    pool = int(
+        json.loads((ROOT / "local.settings.json.example").read_text())["Values"]["PYTHON_THREADPOOL_THREAD_COUNT"]
+    )
+    assert len(queue_functions) == 2
+    assert pool - held >= 8, f"{pool} threads, of which the queue functions may hold {held}"
 
 
 @pytest.mark.parametrize("path", ["local_runner", "tests", "local.settings.json", ".venv", "node_modules", "infra"])

@@ -91,6 +91,8 @@ def test_another_user_sees_404_and_bad_requests_get_json_errors(stack: Stack) ->
         (stack.upload(b"", dave), 400, "empty_body"),
         (stack.upload(b"<html>not an image</html>", dave), 415, "unsupported_media_type"),
         (stack.upload(b"\xff" * (2 * 1024 * 1024 + 1), dave), 413, "too_large"),
+        # Chunked, without Content-Length: the host hands the function no body (docs/host-fidelity.md).
+        (stack.upload(iter([image_bytes()]), dave), 411, "length_required"),
     ]
     for response, status, code in cases:
         assert response.status_code == status, response.text

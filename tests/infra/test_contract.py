@@ -172,6 +172,12 @@ def test_the_host_refuses_bodies_over_the_upload_limit_plus_headroom_before_buff
     assert config.DEFAULT_MAX_UPLOAD_BYTES + headroom < HOST_DEFAULT_REQUEST_BODY_LIMIT, "it must lower the default"
 
 
+def test_the_worker_pool_in_azure_is_the_one_the_local_settings_use() -> None:
+    """tests/contract holds the local pool above what the queue functions can hold; Azure gets the same size."""
+    local = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    assert app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"] == local["PYTHON_THREADPOOL_THREAD_COUNT"]
+
+
 def test_application_insights_accepts_telemetry_only_from_the_apps_identity() -> None:
     insights = body(one_resource(template("app/monitoring.bicep"), "Microsoft.Insights/components"))
     assert insights["properties"]["DisableLocalAuth"] is True

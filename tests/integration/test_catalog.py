@@ -13,6 +13,7 @@ from tagging.errors import ImageNotFoundError
 from tagging.index import Page
 from tagging.model import ImageRecord, Tag
 from tagging.storage import StorageAccount, TableCatalog
+from tagging.storage.entities import record_entity
 
 
 def record(image_id: str, *tags: str, uploaded_at: str = "2026-11-24T09:00:00.000Z") -> ImageRecord:
@@ -102,7 +103,7 @@ def test_a_reset_removes_the_record_and_its_rows_at_once_and_leaves_no_tombstone
     done = record(image_id(4), "color:red", "format:png")
     for indexed in (other, done):
         catalog.index(indexed)
-        catalog._table.create_entity(indexed.to_entity())  # what the output binding writes
+        catalog._table.create_entity(record_entity(indexed))  # what the output binding writes
     catalog.reset(done)
     assert catalog.get("alice", image_id(4)) is None
     assert catalog.counts("alice") == [("color:red", 1)]
@@ -110,7 +111,7 @@ def test_a_reset_removes_the_record_and_its_rows_at_once_and_leaves_no_tombstone
     catalog.reset(done)  # a second retry at once: nothing left to do
     # What the worker does next succeeds: the index and the insert-only record write.
     assert catalog.index(done) == "added"
-    catalog._table.create_entity(done.to_entity())
+    catalog._table.create_entity(record_entity(done))
     assert catalog.counts("alice") == [("color:red", 2), ("format:png", 1)]
 
 
@@ -118,7 +119,7 @@ def test_a_reset_of_an_image_deleted_meanwhile_is_not_found(account: StorageAcco
     catalog = TableCatalog(account.tables, unique)
     done = record(image_id(6), "color:red")
     catalog.index(done)
-    catalog._table.create_entity(done.to_entity())
+    catalog._table.create_entity(record_entity(done))
     catalog.forget(replace(done, deleted_etag='"0x1"'))
     with pytest.raises(ImageNotFoundError):
         catalog.reset(done)
@@ -129,7 +130,7 @@ def test_tag_changes_move_every_row_and_count_together(account: StorageAccount, 
     catalog = TableCatalog(account.tables, unique)
     original = record(image_id(3), "color:red")
     catalog.index(original)
-    catalog._table.create_entity(original.to_entity())  # what the output binding writes
+    catalog._table.create_entity(record_entity(original))  # what the output binding writes
     changed = catalog.change_tags("alice", image_id(3), add=Tag("holiday", 1.0, "user"))
     assert [t.name for t in changed.tags] == ["color:red", "holiday"]
     changed = catalog.change_tags("alice", image_id(3), remove="color:red")

@@ -11,6 +11,7 @@ from local_runner.azurite import Azurite
 from tagging.errors import ImageNotFoundError
 from tagging.model import ImageRecord, Tag
 from tagging.storage import BlobImageStore, StorageAccount, TableCatalog
+from tagging.storage.entities import record_entity
 
 
 def test_save_creates_the_container_then_refuses_to_overwrite(account: StorageAccount, unique: str) -> None:
@@ -68,7 +69,7 @@ def test_records_read_back_from_the_table(account: StorageAccount, unique: str) 
         format="png", width=3, height=2, tags=(Tag("format:png", 1.0, "analysis"),), filename="Zoë.png",
     )  # fmt: skip
     table = account.tables.create_table(unique)
-    table.create_entity(record.to_entity())
+    table.create_entity(record_entity(record))
     assert records.get("alice", "0" * 32) == record
     assert records.get("bob", "0" * 32) is None
 

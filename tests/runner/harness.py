@@ -19,8 +19,8 @@ from local_runner.host import Endpoint, Host
 
 
 class RunningHost:
-    def __init__(self, app: func.FunctionApp, config: HostConfig) -> None:
-        self.host = Host(index(app), config)
+    def __init__(self, app: func.FunctionApp, config: HostConfig, *, message_lease: int = 600) -> None:
+        self.host = Host(index(app), config, message_lease=message_lease)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])

@@ -30,6 +30,8 @@ def test_a_malformed_timespan_is_refused() -> None:
 
 
 def test_without_host_json_the_extension_defaults_apply(tmp_path: Path) -> None:
+    """QueuesOptions.cs defaults: BatchSize 16, NewBatchThreshold BatchSize / 2 per processor, maxPollingInterval
+    1 minute, visibilityTimeout 0, MaxDequeueCount 5, MessageEncoding Base64."""
     config = load_host_config(tmp_path / "host.json")
     assert config == HostConfig(route_prefix="api", queues=QueueOptions())
     processors = os.cpu_count() or 1
@@ -70,6 +72,8 @@ def test_invalid_queue_options_are_refused(tmp_path: Path, queues: dict[str, obj
 
 
 def test_local_settings_become_environment_variables_unless_already_set(tmp_path: Path) -> None:
+    """Azure Functions Core Tools (learn.microsoft.com, functions-develop-local, "Local settings file"): Values become
+    environment variables, and a variable already set wins."""
     path = tmp_path / "local.settings.json"
     values = {"A": "from file", "B": "from file", "E": "from file", "N": 5}
     path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))

@@ -7,16 +7,17 @@ import json
 import threading
 import time
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
 import httpx
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient
+from azure.data.tables import EdmType, EntityProperty, TableClient
 from azure.storage.queue import QueueClient
 
-from local_runner.config import HostConfig, QueueOptions
+from local_runner.config import HostConfig, QueueOptions, load_host_config
 from tagging.storage import StorageAccount
 from tests.runner.harness import RunningHost, b64, eventually, raw_messages
 
@@ -57,6 +58,9 @@ class Calls:
 
 
 def test_output_binding_messages_are_base64_and_a_list_sends_several(account: StorageAccount, unique: str) -> None:
+    """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
+    src/Shared/Queues/QueuesOptions.cs (MessageEncoding defaults to Base64); a list is several messages and a dict its
+    keys (azure-functions-python-library, azure/functions/queue.py QueueMessageOutConverter)."""
     app = func.FunctionApp()
 
     @app.route(route="send", methods=["POST"])
@@ -74,6 +78,8 @@ def test_output_binding_messages_are_base64_and_a_list_sends_several(account: St
 
 
 def test_a_trigger_gets_the_decoded_body_and_the_message_details(account: StorageAccount, unique: str) -> None:
+    """azure-functions-python-library, azure/functions/queue.py (QueueMessageInConverter: id, body, dequeue count);
+    the message is deleted once the function succeeds (QueueProcessor.cs CompleteProcessingMessageAsync)."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -90,6 +96,9 @@ def test_a_trigger_gets_the_decoded_body_and_the_message_details(account: Storag
 
 
 def test_a_failing_message_is_retried_then_moved_to_poison_unchanged(account: StorageAccount, unique: str) -> None:
+    """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
+    src/Shared/Queues/QueueProcessor.cs: released while DequeueCount < MaxDequeueCount, then copied to <queue>-poison
+    (CopyMessageToPoisonQueueAsync copies the body) and deleted."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -110,6 +119,8 @@ def test_a_failing_message_is_retried_then_moved_to_poison_unchanged(account: St
 def test_a_failed_message_waits_out_the_visibility_timeout_before_its_retry(
     account: StorageAccount, unique: str
 ) -> None:
+    """QueueProcessor.cs ReleaseMessageAsync: a failed message becomes visible again after
+    QueuesOptions.VisibilityTimeout (host.json extensions.queues.visibilityTimeout)."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -128,6 +139,9 @@ def test_a_failed_message_waits_out_the_visibility_timeout_before_its_retry(
 
 
 def test_at_most_batch_size_plus_threshold_messages_run_at_once(account: StorageAccount, unique: str) -> None:
+    """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
+    src/Shared/Queues/QueueListener.cs: a new batch of BatchSize is fetched only while the messages in flight are at
+    most NewBatchThreshold (QueuesOptions.cs)."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -150,6 +164,9 @@ def test_at_most_batch_size_plus_threshold_messages_run_at_once(account: Storage
 
 
 def test_messages_that_are_not_base64_go_to_poison_at_once(account: StorageAccount, unique: str) -> None:
+    """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues,
+    src/QueueServiceClientProvider.cs: a MessageDecodingFailed handler moves the message to poison on its first receive
+    (Azure/azure-sdk-for-net pull request 18326)."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -168,6 +185,7 @@ def test_messages_that_are_not_base64_go_to_poison_at_once(account: StorageAccou
 
 
 def test_message_encoding_none_passes_text_through(account: StorageAccount, unique: str) -> None:
+    """QueuesOptions.cs: MessageEncoding None passes the message text as it is."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -183,6 +201,8 @@ def test_message_encoding_none_passes_text_through(account: StorageAccount, uniq
 
 
 def test_the_table_output_binding_only_inserts(account: StorageAccount, unique: str) -> None:
+    """Microsoft.Azure.WebJobs.Extensions.Tables, TableEntityWriter.cs: an entity without an ETag is added, and a
+    duplicate key fails the invocation with 409 EntityAlreadyExists (Azure/azure-functions-python-worker issue 1726)."""
     app = func.FunctionApp()
 
     @app.queue_trigger(arg_name="msg", queue_name=unique, connection=CONNECTION)
@@ -204,6 +224,8 @@ def test_the_table_output_binding_only_inserts(account: StorageAccount, unique: 
 
 
 def test_a_message_from_the_apps_own_output_binding_is_picked_up_at_once(account: StorageAccount, unique: str) -> None:
+    """QueueListener.cs with SharedQueueWatcher: a message this host adds to a queue it listens on wakes the
+    listener."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -231,6 +253,9 @@ def test_a_message_from_the_apps_own_output_binding_is_picked_up_at_once(account
 def test_a_message_from_elsewhere_is_found_within_max_polling_interval(
     account: StorageAccount, unique: str, max_polling_interval: float
 ) -> None:
+    """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
+    src/Shared/Queues/QueuePollingIntervals.cs and QueueListener.cs: on an empty queue polling backs off from 100 ms to
+    maxPollingInterval."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -250,6 +275,8 @@ def test_a_message_from_elsewhere_is_found_within_max_polling_interval(
 def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
     account: StorageAccount, unique: str
 ) -> None:
+    """QueueProcessor.cs BeginProcessingMessageAsync: a message received with DequeueCount > MaxDequeueCount goes to
+    poison without running."""
     app = func.FunctionApp()
     calls = Calls()
 
@@ -266,3 +293,193 @@ def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
         eventually(lambda: raw_messages(poison))
     assert calls.items == []
     assert raw_messages(poison) == [b64("crashed a host twice")]
+
+
+def test_a_failing_message_on_a_poison_queue_comes_back_after_its_lease_and_stops_running(
+    account: StorageAccount, unique: str
+) -> None:
+    """azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues: QueueListenerFactory.cs
+    CreatePoisonQueueReference gives a queue ending in -poison no poison queue; QueueProcessor.cs then leaves a
+    failed message invisible (no ReleaseMessage) and, past maxDequeueCount, neither runs nor moves it."""
+    app = func.FunctionApp()
+    calls = Calls()
+    name = f"{unique}-poison"
+
+    @app.queue_trigger(arg_name="msg", queue_name=name, connection=CONNECTION)
+    def always_fails(msg: func.QueueMessage) -> None:
+        calls.add((time.monotonic(), msg.dequeue_count))
+        raise RuntimeError("cannot be helped")
+
+    client = queue(account, name)
+    client.send_message(b64("parked"))
+    with RunningHost(app, options(max_dequeue_count=2, visibility_timeout=0.0), message_lease=2):
+        eventually(lambda: len(calls.items) == 2, timeout=20)
+        # Not retried at once, as a queue with a poison queue is: only once the lease ran out.
+        (first, _), (second, count) = calls.items
+        assert second - first >= 1.5
+        assert count == 2
+        eventually(lambda: _dequeue_count(client) > 2, timeout=20)  # received again, but not run
+    assert len(calls.items) == 2
+    assert raw_messages(client) == [b64("parked")]  # never deleted
+    assert not raw_messages(account.queues.get_queue_client(f"{name}-poison"))
+
+
+def _dequeue_count(client: QueueClient) -> int:
+    peeked = client.peek_messages(max_messages=1)
+    return int(peeked[0].dequeue_count or 0) if peeked else 0
+
+
+def test_table_output_stores_what_the_tables_extension_stores(account: StorageAccount, unique: str) -> None:
+    """azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Tables/src/TablesExtensionConfigProvider.cs
+    (CreateTableEntityFromJsonBytes, CreateTableEntityFromJObject): integers Int64, doubles, nested JSON as text,
+    keys in any case; azure-functions-host FunctionBinding.cs: a str is re-serialised first (dates rewritten, an
+    array one entity per element), bytes are not."""
+    app = func.FunctionApp()
+    entity = {"partitionKey": "p", "RowKey": "str", "size": 12467, "ratio": 0.5, "tags": ["a"],
+              "at": "2026-12-02T13:06:00.000Z"}  # fmt: skip
+
+    @app.route(route="write", methods=["POST"])
+    @app.table_output(arg_name="row", table_name=unique, connection=CONNECTION)
+    def write(req: func.HttpRequest, row: func.Out[Any]) -> func.HttpResponse:
+        kind = req.params["as"]
+        if kind == "str":
+            row.set(json.dumps(entity))
+        elif kind == "bytes":
+            row.set(json.dumps(entity | {"RowKey": "bytes"}).encode())
+        else:
+            row.set(json.dumps([entity | {"RowKey": "first"}, entity | {"RowKey": "second"}]))
+        return func.HttpResponse("ok")
+
+    with RunningHost(app, options()) as host:
+        for kind in ("str", "bytes", "array"):
+            assert httpx.post(f"{host.url}/api/write?as={kind}").status_code == 200
+    stored = {e["RowKey"]: e for e in account.tables.get_table_client(unique).list_entities()}
+    assert sorted(stored) == ["bytes", "first", "second", "str"]
+    assert stored["str"]["size"] == EntityProperty(12467, EdmType.INT64)
+    assert stored["str"]["ratio"] == 0.5
+    assert stored["str"]["tags"] == '[\n  "a"\n]'
+    assert stored["str"]["at"] == "2026-12-02T13:06:00Z"  # the host's Json.NET rewrote the date-like string
+    assert stored["bytes"]["at"] == "2026-12-02T13:06:00.000Z"  # bytes reach the extension untouched
+    assert stored["bytes"]["size"] == EntityProperty(12467, EdmType.INT64)
+
+
+def test_queue_output_of_a_json_str_is_re_serialised_and_bytes_are_not(account: StorageAccount, unique: str) -> None:
+    """azure-functions-host, src/WebJobs.Script/Binding/FunctionBinding.cs (ReadAsEnumerable, JToken.Parse, each item's
+    ToString()); the Queues extension then base64-encodes the bytes (QueuesOptions.MessageEncoding)."""
+    app = func.FunctionApp()
+    job = {"v": 1, "at": "2026-12-02T13:06:00.000Z"}
+
+    @app.route(route="send", methods=["POST"])
+    @app.queue_output(arg_name="out", queue_name=unique, connection=CONNECTION)
+    def send(req: func.HttpRequest, out: func.Out[Any]) -> func.HttpResponse:
+        out.set(json.dumps(job) if req.params["as"] == "str" else json.dumps(job).encode())
+        return func.HttpResponse("ok")
+
+    with RunningHost(app, options()) as host:
+        httpx.post(f"{host.url}/api/send?as=str")
+        httpx.post(f"{host.url}/api/send?as=bytes")
+    bodies = {base64.b64decode(m).decode() for m in raw_messages(account.queues.get_queue_client(unique))}
+    assert bodies == {'{"v": 1, "at": "2026-12-02T13:06:00.000Z"}', '{\n  "v": 1,\n  "at": "2026-12-02T13:06:00Z"\n}'}
+
+
+def test_a_message_stays_invisible_while_its_function_outlasts_the_lease(account: StorageAccount, unique: str) -> None:
+    """The listener receives with a lease and renews it at half its length while the function runs
+    (azure-sdk-for-net, Storage.Common src/Shared/Queues/QueueListener.cs: a 10-minute visibility timeout and
+    `visibilityTimeout.Ticks / 2` updates), so a slow run is not handed to a second invocation."""
+    app = func.FunctionApp()
+    calls = Calls()
+
+    @app.queue_trigger(arg_name="msg", queue_name=unique, connection=CONNECTION)
+    def slow(msg: func.QueueMessage) -> None:
+        calls.add(msg.dequeue_count)
+        time.sleep(3.5)
+
+    client = queue(account, unique)
+    client.send_message(b64("slow work"))
+    with RunningHost(app, options(), message_lease=2):
+        eventually(lambda: calls.items)
+        eventually(lambda: not raw_messages(client), timeout=15)  # deleted once the one run succeeded
+    assert calls.items == [1]
+
+
+def test_outputs_are_written_only_when_the_function_succeeds(account: StorageAccount, unique: str) -> None:
+    """The host binds outputs after the invocation succeeded (azure-functions-host,
+    src/WebJobs.Script/Description/Workers/WorkerFunctionInvoker.cs BindOutputsAsync)."""
+    app = func.FunctionApp()
+
+    @app.route(route="half", methods=["POST"])
+    @app.queue_output(arg_name="out", queue_name=unique, connection=CONNECTION)
+    def half(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+        out.set("sent before the failure")
+        raise RuntimeError("then it failed")
+
+    with RunningHost(app, options()) as host:
+        assert httpx.post(f"{host.url}/api/half").status_code == 500
+    assert raw_messages(account.queues.get_queue_client(unique)) == []
+
+
+def test_an_etag_of_star_replaces_an_existing_entity(account: StorageAccount, unique: str) -> None:
+    """TableEntityWriter.cs in Microsoft.Azure.WebJobs.Extensions.Tables: no ETag adds, `*` upserts (replace),
+    any other ETag replaces only an unchanged entity."""
+    app = func.FunctionApp()
+
+    @app.route(route="put", methods=["POST"])
+    @app.table_output(arg_name="row", table_name=unique, connection=CONNECTION)
+    def put(req: func.HttpRequest, row: func.Out[bytes]) -> func.HttpResponse:
+        row.set(req.get_body())
+        return func.HttpResponse("ok")
+
+    with RunningHost(app, options()) as host:
+        first = {"PartitionKey": "p", "RowKey": "r", "value": "first"}
+        assert httpx.post(f"{host.url}/api/put", json=first).status_code == 200
+        assert httpx.post(f"{host.url}/api/put", json=first | {"value": "again"}).status_code == 500
+        assert httpx.post(f"{host.url}/api/put", json=first | {"value": "star", "ETag": "*"}).status_code == 200
+        stale = first | {"value": "stale", "ETag": "W/\"datetime'2000-01-01T00%3A00%3A00Z'\""}
+        assert httpx.post(f"{host.url}/api/put", json=stale).status_code == 500
+    assert [(e["RowKey"], e["value"]) for e in account.tables.get_table_client(unique).list_entities()] == [
+        ("r", "star")
+    ]
+
+
+def test_http_answers_while_the_queue_functions_hold_all_the_threads_they_can(
+    account: StorageAccount, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the repository's host.json and local settings: sync functions share one pool (azure-functions-python-
+    worker, dispatcher.py), each queue function runs batchSize + newBatchThreshold messages at once
+    (QueuesOptions.cs), and what is left of the pool still serves HTTP while every one of them is blocked (as a
+    decode waiting for its memory budget blocks)."""
+    root = Path(__file__).resolve().parents[2]
+    pool = json.loads((root / "local.settings.json.example").read_text())["Values"]["PYTHON_THREADPOOL_THREAD_COUNT"]
+    monkeypatch.setenv("PYTHON_THREADPOOL_THREAD_COUNT", pool)
+    config = load_host_config(root / "host.json")
+    # With none finishing, each holds one batch; the most it ever holds is batchSize + newBatchThreshold.
+    per_function = config.queues.batch_size
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    calls = Calls()
+    release = threading.Event()
+
+    def blocked(msg: func.QueueMessage) -> None:
+        with calls.lock:
+            calls.running += 1
+        release.wait(60)
+
+    app.queue_trigger(arg_name="msg", queue_name=unique, connection=CONNECTION)(app.function_name("jobs")(blocked))
+    app.queue_trigger(arg_name="msg", queue_name=f"{unique}-poison", connection=CONNECTION)(
+        app.function_name("poisoned")(blocked)
+    )
+
+    @app.route(route="ping")
+    def ping(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("pong")
+
+    for name in (unique, f"{unique}-poison"):
+        client = queue(account, name)
+        for n in range(per_function + 2):
+            client.send_message(b64(str(n)))
+    with RunningHost(app, config) as host:
+        try:
+            eventually(lambda: calls.running == 2 * per_function, timeout=30)
+            assert httpx.get(f"{host.url}/api/ping", timeout=30).text == "pong"
+            assert calls.running == 2 * per_function  # none of them finished: HTTP did not wait for them
+        finally:
+            release.set()

@@ -449,3 +449,15 @@ def read_all(fd: int) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+@pytest.mark.parametrize("part", [".", "..", " .. "])
+def test_the_client_never_sends_a_dot_segment(api: StubApi, part: str) -> None:
+    """A server drops `.` and `..` path segments before routing (Kestrel's PathNormalizer): `DELETE .../tags/..`
+    would delete the image itself. The client refuses such a part before sending anything."""
+    client = cli.Client(api.url, user="alice")
+
+    with pytest.raises(cli.ApiError, match="cannot be an image id or a tag name"):
+        client.untag(IMAGE_ID, part)
+
+    assert api.received == []

@@ -13,7 +13,8 @@ from azure.functions.queue import QueueMessage
 
 import function_app
 from local_runner.functions import Out
-from tagging import bootstrap
+from local_runner.host_values import collector_items, typed_data
+from tagging import bootstrap, services
 from tagging.config import Settings
 from tagging.ports import Ports
 from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
@@ -48,7 +49,7 @@ def run_worker(body: str | bytes, ports: Ports) -> tuple[Out, Out]:
     function_app.tag_image(QueueMessage(id="m1", body=body, dequeue_count=1), record, poison)
     if record.value is not None:
         assert isinstance(ports.records, FakeCatalog)
-        ports.records.insert(json.loads(record.value))  # what the Table output binding does
+        ports.records.insert(record.value)  # what the Table output binding does
     return record, poison
 
 
@@ -63,7 +64,7 @@ def test_upload_then_tag_then_get(ports: Ports) -> None:
     image_id = body_of(response)["id"]
     assert body_of(response) == {"id": image_id, "status": "pending"}
     assert response.headers["Location"] == f"/api/images/{image_id}"
-    assert isinstance(job.value, str)
+    assert isinstance(job.value, bytes)
     assert json.loads(job.value)["image_id"] == image_id
 
     assert body_of(get(image_id))["status"] == "pending"
@@ -109,6 +110,7 @@ def test_a_redelivered_job_writes_no_second_record(ports: Ports) -> None:
         ),
         (b"x", {"X-MS-CLIENT-PRINCIPAL-ID": "alice", "Content-Length": "1000001"}, 413, "too_large"),
         (b"\0" * 1_000_001, {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, 413, "too_large"),
+        (b"", {"X-MS-CLIENT-PRINCIPAL-ID": "alice", "Transfer-Encoding": "chunked"}, 411, "length_required"),
     ],
 )
 def test_bad_uploads_get_a_json_error_and_store_nothing(
@@ -212,7 +214,7 @@ def test_a_poisoned_job_records_the_image_as_failed_and_retry_brings_it_back(por
     failed = Out()
     function_app.record_failure(QueueMessage(id="p1", body=job.value, dequeue_count=1), failed)
     assert isinstance(ports.records, FakeCatalog)
-    ports.records.insert(json.loads(failed.value))
+    ports.records.insert(failed.value)
     shown = body_of(get(image_id))
     assert shown["status"] == "failed"
     assert f"/api/images/{image_id}/retry" in shown["error"]
@@ -248,3 +250,53 @@ def test_a_poisoned_job_for_an_image_already_tagged_changes_nothing(ports: Ports
     function_app.record_failure(QueueMessage(id="p2", body=job.value, dequeue_count=1), failed)
     assert failed.value is None
     assert body_of(get(body_of(response)["id"]))["status"] == "done"
+
+
+def test_a_job_the_host_re_serialised_is_read_as_the_compact_one(ports: Ports) -> None:
+    """Were the job ever sent as a str, the host would write it indented, with `...00.000Z` as `...00Z`
+    (local_runner/json_net.py cites the Json.NET sources): the worker reads both the same."""
+    _, job = post(image_bytes("PNG", (30, 20)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    (rewritten,) = collector_items(typed_data("queue", job.value.decode()))
+    assert rewritten != job.value
+    assert services.parse_job(rewritten) == services.parse_job(job.value)
+
+
+def test_the_outputs_are_bytes_which_the_host_passes_on_untouched(ports: Ports) -> None:
+    _, job = post(image_bytes("PNG", (30, 20)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    record, _ = run_worker(job.value, ports)
+    assert isinstance(job.value, bytes)
+    assert isinstance(record.value, bytes)
+    assert collector_items(typed_data("queue", job.value)) == [job.value]
+    assert collector_items(typed_data("table", record.value)) == [record.value]
+
+
+def unreadable_record(ports: Ports, job: bytes) -> None:
+    parsed = services.parse_job(job)
+    assert isinstance(ports.records, FakeCatalog)
+    ports.records.entities[(parsed.user_key, parsed.image_id)] = {
+        "PartitionKey": parsed.user_key, "RowKey": parsed.image_id, "status": "claimed", "bytes": "a lot",
+    }  # fmt: skip
+
+
+def missing_blob(ports: Ports, job: bytes) -> None:
+    assert isinstance(ports.images, FakeImageStore)
+    ports.images.blobs.clear()
+
+
+def deleted(ports: Ports, job: bytes) -> None:
+    parsed = services.parse_job(job)
+    services.delete_image(ports, user_id="alice", image_id=parsed.image_id)
+
+
+@pytest.mark.parametrize("break_it", [unreadable_record, missing_blob, deleted])
+def test_the_poison_function_never_fails_for_a_reason_a_retry_cannot_fix(ports: Ports, break_it: Any) -> None:
+    """A poison queue has no poison queue of its own: a message that keeps failing there stays and comes back for
+    as long as it lives (azure-sdk-for-net, Storage.Queues QueueListenerFactory.cs CreatePoisonQueueReference,
+    QueueProcessor.cs), so record_failure must succeed whatever state the image is in."""
+    _, job = post(image_bytes("PNG", (30, 20)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    break_it(ports, job.value)
+    failed = Out()
+
+    function_app.record_failure(QueueMessage(id="p3", body=job.value, dequeue_count=1), failed)
+
+    assert failed.value is None

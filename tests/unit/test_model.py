@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tagging.errors import MalformedJobError
-from tagging.model import ImageRecord, Tag, UploadJob
+from tagging.model import ImageRecord, UploadJob
 
 JOB = UploadJob(
     user="alice",
@@ -46,28 +46,6 @@ def test_a_job_survives_the_queue_round_trip() -> None:
 def test_malformed_jobs_are_refused_with_the_reason(body: str | bytes, reason: str) -> None:
     with pytest.raises(MalformedJobError, match=reason):
         UploadJob.from_json(body)
-
-
-def test_a_record_round_trips_through_its_entity() -> None:
-    record = ImageRecord(
-        user_key="alice",
-        image_id="0" * 32,
-        status="done",
-        sha256="ab" * 32,
-        size=10,
-        content_type="image/png",
-        uploaded_at="2026-11-24T09:00:00.000Z",
-        format="png",
-        width=3,
-        height=2,
-        tags=(Tag("format:png", 1.0, "analysis"),),
-        tagged_at="2026-11-24T09:00:01.000Z",
-    )
-    entity = record.to_entity()
-    assert entity["PartitionKey"] == "alice"
-    assert entity["RowKey"] == "0" * 32
-    assert "error" not in entity  # Table storage has no null: unknown values are left out
-    assert ImageRecord.from_entity(entity) == record
 
 
 def test_the_api_view_has_the_documented_fields() -> None:

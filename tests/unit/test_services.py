@@ -99,7 +99,7 @@ def test_a_tagged_duplicate_sends_no_job(ports: Ports, records: FakeCatalog) -> 
     assert first.job is not None
     record = services.tag_image(ports, first.job, now=NOW)
     assert record is not None
-    records.insert(record.to_entity())
+    records.insert(record)
     second = upload(ports, image_bytes())
     assert second.job is None
     assert second.record.status == "done"
@@ -167,7 +167,7 @@ def test_a_job_already_recorded_writes_nothing(ports: Ports, records: FakeCatalo
     assert accepted.job is not None
     first = services.tag_image(ports, accepted.job)
     assert first is not None
-    records.insert(first.to_entity())
+    records.insert(first)
     assert services.tag_image(ports, accepted.job) is None
 
 
@@ -197,7 +197,7 @@ def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeCa
     assert accepted.job is not None
     done = services.tag_image(ports, accepted.job)
     assert done is not None
-    records.insert(done.to_entity())
+    records.insert(done)
     assert services.get_image(ports, user_id="alice", image_id=image_id).status == "done"
 
 
@@ -232,7 +232,7 @@ def tagged(ports: Ports, records: FakeCatalog, job: UploadJob | None) -> ImageRe
     assert job is not None
     record = services.tag_image(ports, job, now=NOW)
     assert record is not None
-    records.insert(record.to_entity())
+    records.insert(record)
     return record
 
 
@@ -354,4 +354,16 @@ def test_tag_names_that_cannot_be_stored_are_refused(ports: Ports, records: Fake
     accepted = upload(ports, image_bytes())
     tagged(ports, records, accepted.job)
     with pytest.raises(InvalidTagError):
+        services.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)
+
+
+@pytest.mark.parametrize("name", ["a/b", "/", ".", "..", " .. "])
+def test_tag_names_a_url_path_cannot_carry_are_refused_with_the_reason(
+    ports: Ports, records: FakeCatalog, name: str
+) -> None:
+    """Kestrel hands `%2F` on undecoded and drops `.` and `..` segments (dotnet/aspnetcore UrlDecoder.cs, Kestrel's
+    PathNormalizer): such a tag could never be removed through its URL."""
+    accepted = upload(ports, image_bytes())
+    tagged(ports, records, accepted.job)
+    with pytest.raises(InvalidTagError, match="tags appear in URL paths"):
         services.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)
