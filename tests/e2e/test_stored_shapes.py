@@ -122,3 +122,15 @@ def ok(response: Any, status: int = 200) -> Any:
 
 def names(image: dict[str, Any]) -> set[str]:
     return {tag["name"] for tag in image["tags"]}
+
+
+def test_the_runner_stores_records_as_the_tables_extension_does(stack: Stack) -> None:
+    """Every integer of the worker's record is Edm.Int64, as in Azure (TablesExtensionConfigProvider.cs), so every
+    test through the runner reads what Azure stores."""
+    who, image_id, table, _ = tagged_image(stack)
+
+    stored = table.get_entity(who, image_id)
+
+    for name in ("bytes", "width", "height", "frames"):
+        assert stored[name] == EntityProperty(stored[name].value, EdmType.INT64), name
+    assert isinstance(stored["uploaded_at"], str)  # a string: the extension reads JSON with DateParseHandling.None
