@@ -29,6 +29,7 @@ from azure.storage.queue import QueueClient
 from bench.common import Report, paired_medians
 from local_runner.azurite import Azurite, Ports
 from local_runner.functions import Out
+from local_runner.host_values import table_write
 from tagging import analysis, bootstrap
 from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, RECORDS_TABLE
 from tagging.identity import user_key
@@ -106,7 +107,8 @@ class Session:
         )  # fmt: skip
         response = self.app.upload_image(request, job)
         assert response.status_code == 202, response.get_body()
-        return str(job.value)
+        assert isinstance(job.value, bytes)
+        return job.value.decode()
 
     def enqueue(self, job: str) -> None:
         self.jobs.send_message(base64.b64encode(job.encode()).decode())
@@ -157,7 +159,7 @@ class Session:
             record, poison = Out(), Out()
             trigger = QueueMessage(id="b", body=queued.pop(), dequeue_count=1)  # type: ignore[no-untyped-call]
             self.app.tag_image(trigger, record, poison)
-            self.table.create_entity(json.loads(record.value))  # what the Table output binding does
+            self.table.create_entity(table_write(record.value).entity)  # what the Table output binding does
 
         analysis.decode = lambda data, limit: decoded  # type: ignore[assignment]
         analysis.describe = lambda image: described  # type: ignore[assignment]
@@ -285,5 +287,5 @@ def run_jobs(function_app: Any, jobs: QueueClient, table: Any) -> None:
             trigger = QueueMessage(id=message.id, body=body, dequeue_count=1)  # type: ignore[no-untyped-call]
             function_app.tag_image(trigger, record, poison)
             if record.value:
-                table.create_entity(json.loads(record.value))
+                table.create_entity(table_write(record.value).entity)
             jobs.delete_message(message)

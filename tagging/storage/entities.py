@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -37,6 +38,7 @@ from tagging.model import (
 
 logger = logging.getLogger(__name__)
 
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 # What an entity with no readable upload time is dated: listed last, never a crash.
 EPOCH = "1970-01-01T00:00:00.000Z"
 
@@ -120,6 +122,8 @@ class EntityReader:
             value = value.value
         if value is None:
             return None
+        if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
+            return value  # as this app wrote it: the common case, read without parsing
         moment = value if isinstance(value, datetime) else parse_timestamp(value) if isinstance(value, str) else None
         if moment is None:
             self._unreadable(name, value, "a time")
