@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def cli(stack: Stack, user: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tagging", "--api", stack.url, "--user", user, *args]
+    command = [sys.executable, "-m", "tagging_client", "--api", stack.url, "--user", user, *args]
     return subprocess.run(command, check=False, capture_output=True, text=True, timeout=180)
 
 
@@ -111,7 +111,17 @@ def test_human_output_is_readable(stack: Stack, folder: Path) -> None:
 
 def test_options_after_the_command_and_an_unknown_id_in_wait(stack: Stack, folder: Path) -> None:
     who = f"cli-{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-m", "tagging", "upload", str(folder / "red.png"), "--api", stack.url, "--user", who]
+    command = [
+        sys.executable,
+        "-m",
+        "tagging_client",
+        "upload",
+        str(folder / "red.png"),
+        "--api",
+        stack.url,
+        "--user",
+        who,
+    ]
     uploaded = subprocess.run([*command, "--json"], check=False, capture_output=True, text=True, timeout=180)
     assert uploaded.returncode == 0, uploaded.stderr
     (red,) = json.loads(uploaded.stdout)

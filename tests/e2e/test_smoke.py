@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 def test_smoke_runs_the_life_of_an_image_and_leaves_nothing_behind(stack: Stack) -> None:
     user = f"smoke-{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-m", "tagging", "--api", stack.url, "--user", user, "--json", "smoke"]
+    command = [sys.executable, "-m", "tagging_client", "--api", stack.url, "--user", user, "--json", "smoke"]
 
     result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=180)
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from tagging import cli
+from tagging_client import cli
+from tagging_client.api import ApiError, Client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_ID = "0123456789abcdef0123456789abcdef"
@@ -165,7 +166,7 @@ def test_an_api_that_stays_unavailable_is_reported_after_the_retries(
     assert code == 1
     assert out == ""
     assert "Storage is down. (503 storage_unavailable)" in err
-    assert len(api.received) == 1 + cli.Client("http://x").retries
+    assert len(api.received) == 1 + Client("http://x").retries
 
 
 def test_a_refused_request_is_not_retried(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
@@ -421,7 +422,18 @@ def test_the_progress_bar_goes_to_the_terminal_on_stderr_and_stdout_keeps_only_j
     for name in ("a.png", "b.jpg", "c.gif"):
         (tmp_path / name).write_bytes(b"pixels")
     terminal, stderr = pty.openpty()
-    command = [sys.executable, "-m", "tagging", "upload", str(tmp_path), "--api", api.url, "--user", "a", "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "tagging_client",
+        "upload",
+        str(tmp_path),
+        "--api",
+        api.url,
+        "--user",
+        "a",
+        "--json",
+    ]
     environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
     with subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=stderr) as process:
         os.close(stderr)
@@ -455,9 +467,9 @@ def read_all(fd: int) -> bytes:
 def test_the_client_never_sends_a_dot_segment(api: StubApi, part: str) -> None:
     """A server drops `.` and `..` path segments before routing (Kestrel's PathNormalizer): `DELETE .../tags/..`
     would delete the image itself. The client refuses such a part before sending anything."""
-    client = cli.Client(api.url, user="alice")
+    client = Client(api.url, user="alice")
 
-    with pytest.raises(cli.ApiError, match="cannot be an image id or a tag name"):
+    with pytest.raises(ApiError, match="cannot be an image id or a tag name"):
         client.untag(IMAGE_ID, part)
 
     assert api.received == []

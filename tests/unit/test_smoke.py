@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from tagging import cli
-from tagging.smoke import EXPECTED_TAGS, smoke_png
+from tagging_client import cli
+from tagging_client.smoke import EXPECTED_TAGS, smoke_png
 from tests.unit.test_cli import IMAGE_ID, Answer, StubApi, free_port, run
 
 

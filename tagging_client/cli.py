@@ -1,9 +1,7 @@
-"""`tagging` / `python -m tagging`: a command-line client of the HTTP API (upload folders, search, wait, delete).
+"""`tagging` / `python -m tagging_client`: the command-line client (upload folders, search, wait, delete, smoke).
 
-It talks to the API like any client, over HTTP. Locally it names the caller with the identity header (`--user`).
-In Azure it sends a function key (`--key`, as `x-functions-key`) and, behind App Service Authentication, an Entra ID
-access token (`--token`, as `Authorization: Bearer`) from which the platform sets the caller itself.
-httpx and rich are imported here only: the function app never needs them.
+httpx and rich are this package's only dependencies: it is installed with `pip install .` and never deployed with
+the function app.
 """
 
 from __future__ import annotations
@@ -13,173 +11,19 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-DEFAULT_API = "http://127.0.0.1:7071"
+from tagging_client import smoke
+from tagging_client.api import DEFAULT_API, TOKEN_HELP, ApiError, Client
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
-RETRIED_STATUSES = {429, 502, 503, 504}
-# A server that refuses connections is more often down than busy: fail fast rather than keep a user waiting.
-CONNECT_RETRIES = 2
-# Someone is waiting at a terminal: a server asking for a longer pause is retried sooner, then reported.
-MAX_RETRY_AFTER = 60.0
-TOKEN_HELP = "az account get-access-token --resource api://<client id> --query accessToken -o tsv"
 # Exit codes: 1 when the API refused something or an image failed, 2 when the API could not be reached.
 EXIT_FAILED, EXIT_UNREACHABLE = 1, 2
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-@dataclass
-class Client:
-    """The API over httpx, with timeouts and patient retries on 429/5xx-unavailable (honouring Retry-After).
-
-    Every request is safe to repeat, uploads included: an image's id derives from its bytes, so a repeated upload
-    finds the first one.
-    """
-
-    api: str
-    user: str | None = None
-    key: str | None = None
-    token: str | None = None
-    retries: int = 5
-    timeout: float = 60.0
-
-    def __post_init__(self) -> None:
-        headers = {}
-        if self.token:
-            # The platform sets X-MS-CLIENT-PRINCIPAL-ID from the validated token, replacing anything sent.
-            headers["Authorization"] = f"Bearer {self.token}"
-        elif self.user:
-            headers["X-MS-CLIENT-PRINCIPAL-ID"] = self.user
-        if self.key:
-            headers["x-functions-key"] = self.key
-        self._http = httpx.Client(base_url=self.api.rstrip("/"), headers=headers, timeout=self.timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError:
-                if attempt >= CONNECT_RETRIES:
-                    raise
-                time.sleep(_backoff(attempt))
-                continue
-            if response.status_code in RETRIED_STATUSES and attempt < self.retries:
-                time.sleep(_retry_delay(response, attempt))
-                continue
-            if response.status_code >= 400:
-                raise _error(response)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def upload(self, path: Path) -> dict[str, Any]:
-        return self.upload_bytes(path.read_bytes(), path.name)
-
-    def upload_bytes(self, data: bytes, filename: str) -> dict[str, Any]:
-        """The API's answer, with `new`: False when the same bytes were uploaded before (200, not 202)."""
-        headers = {"Content-Type": "application/octet-stream",
-                   "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}  # fmt: skip
-        response = self.request("POST", "/api/images", content=data, headers=headers)
-        body: dict[str, Any] = response.json()
-        return {**body, "new": response.status_code == 202}
-
-    def show(self, image_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("GET", _image_path(image_id)).json()
-        return body
-
-    def search(self, tags: Sequence[str], limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every matching image, newest first, following continuation tokens."""
-        token: str | None = None
-        count = 0
-        while True:
-            params: list[tuple[str, str]] = [("tag", tag) for tag in tags] + [("limit", "500")]
-            if token:
-                params.append(("continuation", token))
-            page = self.request("GET", "/api/images", params=params).json()
-            for item in page["items"]:
-                yield item
-                count += 1
-                if limit is not None and count >= limit:
-                    return
-            token = page.get("continuation")
-            if not token:
-                return
-
-    def tags(self) -> list[dict[str, Any]]:
-        body: list[dict[str, Any]] = self.request("GET", "/api/tags").json()["tags"]
-        return body
-
-    def delete(self, image_id: str) -> None:
-        self.request("DELETE", _image_path(image_id))
-
-    def content(self, image_id: str) -> httpx.Response:
-        return self.request("GET", _image_path(image_id, "content"))
-
-    def thumbnail(self, image_id: str) -> httpx.Response:
-        return self.request("GET", _image_path(image_id, "thumbnail"))
-
-    def tag(self, image_id: str, name: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("PUT", _image_path(image_id, "tags", name)).json()
-        return body
-
-    def untag(self, image_id: str, name: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("DELETE", _image_path(image_id, "tags", name)).json()
-        return body
-
-    def retry(self, image_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("POST", _image_path(image_id, "retry")).json()
-        return body
-
-
-def _image_path(image_id: str, *parts: str) -> str:
-    """An image's URL path, every part escaped whole. A part that is `.` or `..` is refused: servers drop such
-    segments before routing, so `DELETE .../tags/..` would reach the image itself."""
-    every = (image_id, *parts)
-    if any(part.strip() in (".", "..") for part in every):
-        raise ApiError(400, "invalid_request", "'.' and '..' cannot be an image id or a tag name.")
-    return "/".join(["/api/images", *(quote(part, safe="") for part in every)])
-
-
-def _backoff(attempt: int) -> float:
-    return min(10.0, 0.5 * 2.0**attempt)
-
-
-def _retry_delay(response: httpx.Response, attempt: int) -> float:
-    """The pause the server asks for in Retry-After (seconds or an HTTP date); without one, exponential backoff."""
-    value = response.headers.get("retry-after", "").strip()
-    if value.isdigit():
-        return min(MAX_RETRY_AFTER, float(value))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return _backoff(attempt)
-    if when.tzinfo is None:  # "-0000": a date in UTC
-        when = when.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER, max(0.0, (when - datetime.now(UTC)).total_seconds()))
-
-
-def _error(response: httpx.Response) -> ApiError:
-    try:
-        error = response.json()["error"]
-        return ApiError(response.status_code, error["code"], error["message"])
-    except (ValueError, KeyError, TypeError):
-        return ApiError(response.status_code, "http_error", response.text[:200] or response.reason_phrase)
 
 
 def image_files(paths: Sequence[str], recursive: bool) -> tuple[list[Path], list[Path]]:
@@ -346,8 +190,6 @@ def cmd_wait(client: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_smoke(client: Client, args: argparse.Namespace) -> int:
-    from tagging import smoke
-
     result = smoke.run(client, timeout=args.timeout, as_json=args.json)
     if result.unreachable:
         return EXIT_UNREACHABLE

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tagging.cli import ApiError, Client
+from tagging_client.api import ApiError, Client
 
 # Tags the built-in analysis gives any PNG wider than tall: what the smoke image must come back with.
 EXPECTED_TAGS = ("format:png", "orientation:landscape")
