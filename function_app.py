@@ -7,20 +7,22 @@ from collections.abc import Callable
 
 import azure.functions as func
 
-from tagging import services
 from tagging.bootstrap import ports
 from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
 from tagging.identity import PRINCIPAL_HEADER
 from tagging.model import ImageRecord
+from tagging.services import library, upload, worker
 from tagging.web import (
     body_of,
     file_response,
     filename_from,
     handle,
+    item_view,
     json_response,
     page_response,
     query_values,
+    record_view,
     route_tag,
 )
 
@@ -40,13 +42,12 @@ def web_page(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
 def upload_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        p = ports()
-        services.check_declared_size(req.headers.get("content-length"), p.settings)
-        accepted = services.accept_upload(
-            p,
+        accepted = upload.accept_upload(
+            ports(),
             user_id=req.headers.get(PRINCIPAL_HEADER),
             data=body_of(req),
             declared_type=req.headers.get("content-type"),
+            declared_length=req.headers.get("content-length"),
             filename=filename_from(req),
         )
         if accepted.job is not None:
@@ -64,9 +65,10 @@ def upload_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpRespon
 @app.route(route="images/{id}", methods=["GET"])
 def get_image(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        p = ports()
-        record = services.get_image(p, user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
-        return json_response(record.to_api())
+        record = library.get_image(
+            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
+        )
+        return json_response(record_view(record))
 
     return handle(action)
 
@@ -74,14 +76,14 @@ def get_image(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="images", methods=["GET"])
 def list_images(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        listing = services.list_images(
+        page = library.list_images(
             ports(),
             user_id=req.headers.get(PRINCIPAL_HEADER),
             tags=query_values(req, "tag"),
             limit=req.params.get("limit"),
             continuation=req.params.get("continuation"),
         )
-        return json_response({"items": [item.to_api() for item in listing.items], "continuation": listing.continuation})
+        return json_response({"items": [item_view(item) for item in page.items], "continuation": page.continuation})
 
     return handle(action)
 
@@ -89,7 +91,7 @@ def list_images(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="tags", methods=["GET"])
 def list_tags(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        counts = services.tag_counts(ports(), user_id=req.headers.get(PRINCIPAL_HEADER))
+        counts = library.tag_counts(ports(), user_id=req.headers.get(PRINCIPAL_HEADER))
         return json_response({"tags": [{"name": name, "count": count} for name, count in counts]})
 
     return handle(action)
@@ -100,7 +102,7 @@ def get_thumbnail(req: func.HttpRequest) -> func.HttpResponse:
     return handle(
         lambda: file_response(
             req,
-            services.thumbnail(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
+            library.thumbnail(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
         )
     )
 
@@ -110,7 +112,7 @@ def get_content(req: func.HttpRequest) -> func.HttpResponse:
     return handle(
         lambda: file_response(
             req,
-            services.content(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
+            library.content(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
         )
     )
 
@@ -118,7 +120,7 @@ def get_content(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="images/{id}", methods=["DELETE"])
 def delete_image(req: func.HttpRequest) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        services.delete_image(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
+        library.delete_image(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
         return func.HttpResponse(status_code=204)
 
     return handle(action)
@@ -126,12 +128,12 @@ def delete_image(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="images/{id}/tags/{name}", methods=["PUT"])
 def put_tag(req: func.HttpRequest) -> func.HttpResponse:
-    return _change_tag(req, services.add_user_tag)
+    return _change_tag(req, library.add_user_tag)
 
 
 @app.route(route="images/{id}/tags/{name}", methods=["DELETE"])
 def delete_tag(req: func.HttpRequest) -> func.HttpResponse:
-    return _change_tag(req, services.remove_tag)
+    return _change_tag(req, library.remove_tag)
 
 
 def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> func.HttpResponse:
@@ -139,7 +141,7 @@ def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> fu
         record = change(
             ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"), name=route_tag(req)
         )
-        return json_response(record.to_api())
+        return json_response(record_view(record))
 
     return handle(action)
 
@@ -148,7 +150,7 @@ def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> fu
 @app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
 def retry_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpResponse:
     def action() -> func.HttpResponse:
-        retry = services.retry_image(
+        retry = library.retry_image(
             ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
         )
         job.set(retry.job.message())
@@ -165,14 +167,14 @@ def retry_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpRespons
 @app.queue_output(arg_name="poison", queue_name=POISON_QUEUE, connection=CONNECTION)
 def tag_image(msg: func.QueueMessage, record: func.Out[bytes], poison: func.Out[bytes]) -> None:
     try:
-        job = services.parse_job(msg.get_body())
+        job = worker.parse_job(msg.get_body())
     except MalformedJobError as exc:
         # Retrying cannot fix a malformed message: park it, unchanged, where the host parks poison.
         logger.error("Message %s is not a valid job (%s); moved to %s", msg.id, exc, POISON_QUEUE)
         poison.set(msg.get_body())
         return
     p = ports()
-    result = services.tag_image(p, job)
+    result = worker.tag_image(p, job)
     if result is not None:
         record.set(p.records.binding_value(result))
 
@@ -183,13 +185,13 @@ def record_failure(msg: func.QueueMessage, record: func.Out[bytes]) -> None:
     """Jobs the host gave up on (maxDequeueCount failures) end here: the image is recorded as failed, so its
     owner sees why and can retry it; a malformed message is logged with its id and dropped."""
     try:
-        job = services.parse_job(msg.get_body())
+        job = worker.parse_job(msg.get_body())
     except MalformedJobError as exc:
         logger.error("Poison message %s is not a valid job (%s); dropped", msg.id, exc)
         return
     reason = f"Tagging failed repeatedly on our side. Retry with POST /api/images/{job.image_id}/retry."
     p = ports()
-    result = services.record_failure(p, job, reason)
+    result = worker.record_failure(p, job, reason)
     if result is not None:
         logger.warning("Image %s recorded as failed after its job was poisoned (message %s)", job.image_id, msg.id)
         record.set(p.records.binding_value(result))

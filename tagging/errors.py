@@ -31,6 +31,14 @@ class InvalidImageIdError(InvalidRequestError):
     code = "invalid_id"
 
 
+class InvalidTagError(InvalidRequestError):
+    code = "invalid_tag"
+
+
+class InvalidContinuationError(InvalidRequestError):
+    code = "invalid_continuation"
+
+
 class UploadTooLargeError(TaggingError):
     code = "too_large"
 
@@ -42,11 +50,20 @@ class UnsupportedMediaError(TaggingError):
 class ImageNotFoundError(TaggingError):
     code = "not_found"
 
+    @classmethod
+    def of(cls, image_id: str) -> ImageNotFoundError:
+        """The one way an image the caller cannot see is reported: never whether someone else has it."""
+        return cls(f"You have no image {image_id}.")
+
 
 class ImageNotReadyError(TaggingError):
     """The request needs the image tagged first: try again in a moment."""
 
     code = "not_ready"
+
+    @classmethod
+    def still_tagging(cls) -> ImageNotReadyError:
+        return cls("The image is still being tagged; change its tags once it is done.")
 
 
 class StorageUnavailableError(TaggingError):

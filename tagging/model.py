@@ -71,6 +71,10 @@ class UploadJob:
                 del body[name]  # optional: absent from a first upload's job
         return compact_json(body)
 
+    @property
+    def ref(self) -> ImageRef:
+        return ImageRef(self.user_key, self.image_id)
+
     def message(self) -> bytes:
         """The queue message, as UTF-8 bytes: the host sends bytes as they are, whereas a `str` that looks like
         JSON is parsed and re-serialised first (indented, dates rewritten; docs/host-fidelity.md)."""
@@ -149,6 +153,22 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """Which image: its owner's key and its id, and where its bytes and its thumbnail are stored."""
+
+    user_key: str
+    image_id: str
+
+    @property
+    def blob(self) -> str:
+        return f"{self.user_key}/{self.image_id}"
+
+    @property
+    def thumbnail(self) -> str:
+        return f"{self.user_key}/{self.image_id}.webp"
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     """One image as the API shows it; stored as one Table entity (PartitionKey = user key, RowKey = id)."""
 
@@ -178,35 +198,22 @@ class ImageRecord:
     deleted_etag: str | None = None
 
     @property
+    def ref(self) -> ImageRef:
+        return ImageRef(self.user_key, self.image_id)
+
+    @property
     def megapixels(self) -> float | None:
         return None if self.width is None or self.height is None else round(self.width * self.height / 1e6, 1)
 
-    def to_api(self) -> dict[str, Any]:
-        meta = self.metadata
-        body: dict[str, Any] = {
-            "id": self.image_id,
-            "status": self.status,
-            "tags": [asdict(tag) for tag in self.tags],
-            "width": self.width,
-            "height": self.height,
-            "megapixels": self.megapixels,
-            "format": self.format,
-            "mode": self.mode,
-            "frames": self.frames,
-            "bytes": self.size,
-            "sha256": self.sha256,
-            "dhash": self.dhash,
-            "content_type": self.content_type,
-            "filename": self.filename,
-            "camera": {"make": meta.camera_make, "model": meta.camera_model, "lens": meta.lens},
-            "taken_at": meta.taken_at,
-            "location": (
-                {"latitude": meta.latitude, "longitude": meta.longitude} if meta.latitude is not None else None
-            ),
-            "thumbnail": f"/api/images/{self.image_id}/thumbnail" if self.thumbnail else None,
-            "uploaded_at": self.uploaded_at,
-            "tagged_at": self.tagged_at,
-        }
-        if self.error is not None:
-            body["error"] = self.error
-        return body
+
+@dataclass(frozen=True)
+class Item:
+    """One image in a listing or search page: what a gallery shows of it."""
+
+    image_id: str
+    status: str
+    tags: tuple[Tag, ...]
+    width: int | None
+    height: int | None
+    uploaded_at: str
+    thumbnail: bool

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tagging.config import Settings
-from tagging.index import Page
-from tagging.model import ImageRecord, Tag
+from tagging.model import ImageRecord, Item, Tag
 from tagging.taggers import Tagger
 
 
@@ -46,6 +45,13 @@ class ImageStore(Protocol):
 IndexResult = Literal["added", "exists", "deleted"]
 
 
+@dataclass(frozen=True)
+class Page:
+    items: list[Item]
+    # Hands the next page out while more may remain; opaque to all but the catalog that made it.
+    continuation: str | None = None
+
+
 class Catalog(Protocol):
     """Image records and the rows that index them, in one table partition per user."""
 
@@ -73,8 +79,10 @@ class Catalog(Protocol):
         Raises ImageNotFoundError when the image was deleted meanwhile.
         """
 
-    def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
-        """Newest first, the user's processed images carrying every tag in `tags` (all of them when empty)."""
+    def page(self, user_key: str, tags: Sequence[str], limit: int, continuation: str | None) -> Page:
+        """Newest first, the user's processed images carrying every tag in `tags` (all of them when empty), from
+        where `continuation` (a token of an earlier page of the same search) says; InvalidContinuationError for a
+        token of another search or none this catalog gave out."""
 
     def counts(self, user_key: str) -> list[tuple[str, int]]:
         """Every tag of the user's images with how many carry it."""
@@ -82,7 +90,10 @@ class Catalog(Protocol):
     def change_tags(
         self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None
     ) -> ImageRecord:
-        """Add a user tag or remove any tag, in the record and the index together."""
+        """Add a user tag or remove any tag, in the record and the index together.
+
+        ImageNotReadyError while the image has no record yet (pending), ImageNotFoundError once it is deleted.
+        """
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ class AzureVisionTagger:
         if result.tags is None:
             return []
         return [
-            # A tag name travels in URL paths: a `/` could never be removed again (tagging.index.normalise_tag).
+            # A tag name travels in URL paths: a `/` could never be removed again (tagging.tags.normalise_tag).
             Tag(tag.name.lower().replace("/", "-"), round(float(tag.confidence), 3), self.name)
             for tag in result.tags.list
             if tag.confidence >= self._MIN_CONFIDENCE

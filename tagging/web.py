@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tagging.errors import (
     UnsupportedMediaError,
     UploadTooLargeError,
 )
+from tagging.model import ImageRecord, Item
 from tagging.ports import FetchedImage
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,53 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     UnsupportedMediaError: 415,
     LengthRequiredError: 411,
 }
+
+
+def record_view(record: ImageRecord) -> dict[str, Any]:
+    """An image as `GET /api/images/{id}` shows it."""
+    meta = record.metadata
+    body: dict[str, Any] = {
+        "id": record.image_id,
+        "status": record.status,
+        "tags": [asdict(tag) for tag in record.tags],
+        "width": record.width,
+        "height": record.height,
+        "megapixels": record.megapixels,
+        "format": record.format,
+        "mode": record.mode,
+        "frames": record.frames,
+        "bytes": record.size,
+        "sha256": record.sha256,
+        "dhash": record.dhash,
+        "content_type": record.content_type,
+        "filename": record.filename,
+        "camera": {"make": meta.camera_make, "model": meta.camera_model, "lens": meta.lens},
+        "taken_at": meta.taken_at,
+        "location": {"latitude": meta.latitude, "longitude": meta.longitude} if meta.latitude is not None else None,
+        "thumbnail": _thumbnail_path(record.image_id, record.thumbnail),
+        "uploaded_at": record.uploaded_at,
+        "tagged_at": record.tagged_at,
+    }
+    if record.error is not None:
+        body["error"] = record.error
+    return body
+
+
+def item_view(item: Item) -> dict[str, Any]:
+    """An image as a listing or search page shows it."""
+    return {
+        "id": item.image_id,
+        "status": item.status,
+        "tags": [asdict(tag) for tag in item.tags],
+        "width": item.width,
+        "height": item.height,
+        "uploaded_at": item.uploaded_at,
+        "thumbnail": _thumbnail_path(item.image_id, item.thumbnail),
+    }
+
+
+def _thumbnail_path(image_id: str, exists: bool) -> str | None:
+    return f"/api/images/{image_id}/thumbnail" if exists else None
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> func.HttpResponse:

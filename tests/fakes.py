@@ -6,12 +6,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from tagging import index
+from tagging import tags as tag_rules
 from tagging.config import Settings
-from tagging.errors import ImageNotFoundError
-from tagging.index import Page
+from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.model import ImageRecord, Tag
-from tagging.ports import Catalog, FetchedImage, ImageStore, IndexResult, Ports, StoredImage
+from tagging.ports import Catalog, FetchedImage, ImageStore, IndexResult, Page, Ports, StoredImage
+from tagging.storage import layout
 from tagging.storage.entities import binding_value, item_from_row, record_entity, record_from_entity
 from tagging.taggers import Tagger
 
@@ -48,7 +48,8 @@ class FakeImageStore(ImageStore):
 
 
 class FakeCatalog(Catalog):
-    """Records as Table entities plus an in-memory index with the same semantics as the Table layout."""
+    """Records as Table entities plus an in-memory index with the same semantics as the Table layout; the port's
+    contract suite (tests/integration/test_catalog_contract.py) holds it to the real catalog's behaviour."""
 
     def __init__(self) -> None:
         self.entities: dict[tuple[str, str], dict[str, object]] = {}
@@ -93,28 +94,26 @@ class FakeCatalog(Catalog):
         if current is None:
             return
         if current.status == "deleted" or (key in self.manifests and self.manifests[key] is None):
-            raise ImageNotFoundError(record.image_id)
+            raise ImageNotFoundError.of(record.image_id)
         del self.entities[key]
         self.manifests.pop(key, None)
 
-    def page(self, user_key: str, tags: Sequence[str], limit: int, after: str | None) -> Page:
+    def page(self, user_key: str, tags: Sequence[str], limit: int, continuation: str | None) -> Page:
+        after = layout.resume_after(continuation, tags)
         live = [r for (k, _), r in self.manifests.items() if k == user_key and r is not None]
         chosen = tags[0] if tags else None
         if after is not None and tags:
-            chosen = next(t for t in tags if after.startswith(index.search_prefix(t)))
+            chosen = next(t for t in tags if after.startswith(layout.search_prefix(t)))
 
         def row_key(record: ImageRecord) -> str:
-            return index.listing_key(record) if chosen is None else index.tag_row_key(chosen, record)
+            return layout.listing_key(record) if chosen is None else layout.tag_row_key(chosen, record)
 
-        matching = sorted(
-            (r for r in live if all(t in {tag.name for tag in r.tags} for t in tags)),
-            key=row_key,
-        )
+        matching = sorted((r for r in live if all(t in {tag.name for tag in r.tags} for t in tags)), key=row_key)
         if after is not None:
             matching = [r for r in matching if row_key(r) > after]
-        items = [item_from_row(index.summary(r)) for r in matching[:limit]]
+        items = [item_from_row(layout.summary(r)) for r in matching[:limit]]
         more = len(matching) > limit
-        return Page(items, after=row_key(matching[limit - 1]) if more else None)
+        return Page(items, layout.continuation_token(row_key(matching[limit - 1])) if more else None)
 
     def counts(self, user_key: str) -> list[tuple[str, int]]:
         found: dict[str, int] = {}
@@ -128,9 +127,11 @@ class FakeCatalog(Catalog):
         self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None
     ) -> ImageRecord:
         record = self.get(user_key, image_id)
-        if record is None or record.status == "deleted":
-            raise ImageNotFoundError(image_id)
-        changed = index.retagged(record, add=add, remove=remove)
+        if record is None or record.status == "pending":
+            raise ImageNotReadyError.still_tagging()
+        if record.status == "deleted" or self.manifests.get((user_key, image_id)) is None:
+            raise ImageNotFoundError.of(image_id)
+        changed = tag_rules.retagged(record, add=add, remove=remove)
         self.entities[(user_key, image_id)] = record_entity(changed)
         self.manifests[(user_key, image_id)] = changed
         return changed

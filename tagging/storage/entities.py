@@ -24,10 +24,10 @@ from uuid import UUID
 
 from azure.data.tables import EntityProperty
 
-from tagging.index import Item
 from tagging.model import (
     STATUSES,
     ImageRecord,
+    Item,
     PhotoMetadata,
     Status,
     Tag,
@@ -252,7 +252,7 @@ def record_from_entity(entity: Mapping[str, Any]) -> ImageRecord:
 
 
 def item_from_row(row: Mapping[str, Any]) -> Item:
-    """A listing or search row (`tagging.index.summary`) as the item a page shows."""
+    """A listing or search row (`layout.summary`) as the item a page shows."""
     read = EntityReader(row)
     status = read.text("status")
     item = Item(

@@ -14,7 +14,7 @@ from PIL import Image
 from local_runner.outputs import send_message
 from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE, THUMBNAILS_CONTAINER
 from tagging.ports import Ports
-from tagging.services import accept_upload
+from tagging.services.upload import accept_upload
 from tagging.storage import BlobImageStore, TableCatalog
 from tests.images import NO_PHOTOS, PHOTOS, image_bytes, jpeg_with_orientation, noisy_jpeg, truncated
 from tests.runner.harness import b64, eventually

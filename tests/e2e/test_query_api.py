@@ -166,7 +166,7 @@ def test_no_thumbnail_while_the_image_is_pending(stack: Stack) -> None:
     who = user()
     # A job the worker has not run yet: store the blob only, as an upload whose job is still queued.
     from tagging.ports import Ports
-    from tagging.services import accept_upload
+    from tagging.services.upload import accept_upload
     from tagging.storage import BlobImageStore, TableCatalog
 
     ports = Ports(

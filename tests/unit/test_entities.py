@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from azure.data.tables import EdmType, EntityProperty, TableEntity
 
-from tagging.index import summary
 from tagging.model import ImageRecord, PhotoMetadata, Tag
 from tagging.storage.entities import binding_value, item_from_row, record_entity, record_from_entity
+from tagging.storage.layout import summary
 
 RECORD = ImageRecord(
     user_key="alice",

@@ -14,9 +14,10 @@ from azure.functions.queue import QueueMessage
 import function_app
 from local_runner.functions import Out
 from local_runner.host_values import collector_items, typed_data
-from tagging import bootstrap, services
+from tagging import bootstrap
 from tagging.config import Settings
 from tagging.ports import Ports
+from tagging.services import library, worker
 from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
 from tests.images import image_bytes
 
@@ -258,7 +259,7 @@ def test_a_job_the_host_re_serialised_is_read_as_the_compact_one(ports: Ports) -
     _, job = post(image_bytes("PNG", (30, 20)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
     (rewritten,) = collector_items(typed_data("queue", job.value.decode()))
     assert rewritten != job.value
-    assert services.parse_job(rewritten) == services.parse_job(job.value)
+    assert worker.parse_job(rewritten) == worker.parse_job(job.value)
 
 
 def test_the_outputs_are_bytes_which_the_host_passes_on_untouched(ports: Ports) -> None:
@@ -271,7 +272,7 @@ def test_the_outputs_are_bytes_which_the_host_passes_on_untouched(ports: Ports) 
 
 
 def unreadable_record(ports: Ports, job: bytes) -> None:
-    parsed = services.parse_job(job)
+    parsed = worker.parse_job(job)
     assert isinstance(ports.records, FakeCatalog)
     ports.records.entities[(parsed.user_key, parsed.image_id)] = {
         "PartitionKey": parsed.user_key, "RowKey": parsed.image_id, "status": "claimed", "bytes": "a lot",
@@ -284,8 +285,8 @@ def missing_blob(ports: Ports, job: bytes) -> None:
 
 
 def deleted(ports: Ports, job: bytes) -> None:
-    parsed = services.parse_job(job)
-    services.delete_image(ports, user_id="alice", image_id=parsed.image_id)
+    parsed = worker.parse_job(job)
+    library.delete_image(ports, user_id="alice", image_id=parsed.image_id)
 
 
 @pytest.mark.parametrize("break_it", [unreadable_record, missing_blob, deleted])

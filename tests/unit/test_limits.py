@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 
 from local_runner.host_values import collector_items, table_writes, typed_data
-from tagging import index, services
+from tagging import identity
+from tagging import tags as tag_rules
+from tagging.errors import InvalidTagError
 from tagging.identity import MAX_USER_ID_BYTES
 from tagging.model import ImageRecord, PhotoMetadata, Tag
-from tagging.services import MAX_FILENAME_CHARS
+from tagging.services import upload
+from tagging.storage import layout
 from tagging.storage.entities import binding_value
 from tests.fakes import fake_ports
 from tests.images import image_bytes
@@ -39,8 +42,8 @@ def azure_entity_size(entity: dict[str, Any]) -> int:
 
 
 def largest_record() -> ImageRecord:
-    key = services.user_key(WIDE * (MAX_USER_ID_BYTES // 4))
-    tags = tuple(widest_tag(n) for n in range(index.MAX_TAGS_PER_IMAGE))
+    key = identity.user_key(WIDE * (MAX_USER_ID_BYTES // 4))
+    tags = tuple(widest_tag(n) for n in range(tag_rules.MAX_TAGS_PER_IMAGE))
     return ImageRecord(
         user_key=key,
         image_id="0" * 32,
@@ -49,7 +52,7 @@ def largest_record() -> ImageRecord:
         size=20 * 1024 * 1024,
         content_type="image/jpeg",
         uploaded_at="2026-11-24T09:00:00.000Z",
-        filename=WIDE * MAX_FILENAME_CHARS,
+        filename=WIDE * upload.MAX_FILENAME_CHARS,
         format="jpeg",
         width=10_000,
         height=10_000,
@@ -61,18 +64,18 @@ def largest_record() -> ImageRecord:
         metadata=PhotoMetadata("M" * 100, "m" * 100, "l" * 100, "2026-11-24T09:00:00+01:00", -90.0, 180.0),
         dhash="f" * 16,
         thumbnail=True,
-        removed_tags=tuple(widest_tag(n + 100).name for n in range(index.MAX_REMOVED_TAGS)),
+        removed_tags=tuple(widest_tag(n + 100).name for n in range(tag_rules.MAX_REMOVED_TAGS)),
     )
 
 
 def widest_tag(n: int) -> Tag:
     """A tag name as long as the API takes, of the widest characters."""
-    return Tag(WIDE * (index.MAX_TAG_CHARS - 2) + f"{n:02d}", 1.0, "user")
+    return Tag(WIDE * (tag_rules.MAX_TAG_CHARS - 2) + f"{n:02d}", 1.0, "user")
 
 
 def test_the_largest_job_fits_a_queue_message() -> None:
     ports = fake_ports()
-    accepted = services.accept_upload(
+    accepted = upload.accept_upload(
         ports, user_id=WIDE * (MAX_USER_ID_BYTES // 4), data=image_bytes(), filename=WIDE * 1000,
         now=datetime(2026, 11, 24, tzinfo=UTC),
     )  # fmt: skip
@@ -106,8 +109,8 @@ def test_the_largest_record_fits_an_entity() -> None:
 
 def test_the_largest_index_rows_fit_entities_and_keys() -> None:
     record = largest_record()
-    for row_key in [index.listing_key(record), *(index.tag_row_key(t.name, record) for t in record.tags)]:
-        row = {"PartitionKey": record.user_key, "RowKey": row_key, **index.summary(record)}
+    for row_key in [layout.listing_key(record), *(layout.tag_row_key(t.name, record) for t in record.tags)]:
+        row = {"PartitionKey": record.user_key, "RowKey": row_key, **layout.summary(record)}
         assert azure_entity_size(row) < ENTITY_LIMIT
         assert len(row_key.encode("utf-8")) <= 1024  # a key's own limit: 1 KiB
         assert len(record.user_key.encode("utf-8")) <= 1024
@@ -118,15 +121,15 @@ def test_the_largest_index_rows_fit_entities_and_keys() -> None:
 
 def test_an_image_cannot_collect_more_tags_than_one_batch_can_index() -> None:
     record = largest_record()
-    with pytest.raises(index.InvalidTagError, match="at most 40 tags"):
-        index.retagged(record, add=Tag("one-too-many", 1.0, "user"))
-    operations = 1 + 1 + 2 * index.MAX_TAGS_PER_IMAGE  # manifest, listing row, a row and a count per tag
+    with pytest.raises(InvalidTagError, match="at most 40 tags"):
+        tag_rules.retagged(record, add=Tag("one-too-many", 1.0, "user"))
+    operations = 1 + 1 + 2 * tag_rules.MAX_TAGS_PER_IMAGE  # manifest, listing row, a row and a count per tag
     assert operations <= 100
 
 
 def test_removed_tags_are_remembered_up_to_a_bound() -> None:
     record = largest_record()
     for n in range(5):
-        record = index.retagged(replace(record, tags=(Tag(f"auto-{n}", 0.9, "analysis"),)), remove=f"auto-{n}")
-    assert len(record.removed_tags) == index.MAX_REMOVED_TAGS
+        record = tag_rules.retagged(replace(record, tags=(Tag(f"auto-{n}", 0.9, "analysis"),)), remove=f"auto-{n}")
+    assert len(record.removed_tags) == tag_rules.MAX_REMOVED_TAGS
     assert record.removed_tags[-1] == "auto-4"  # the latest choices are kept

@@ -6,6 +6,7 @@ import pytest
 
 from tagging.errors import MalformedJobError
 from tagging.model import ImageRecord, UploadJob
+from tagging.web import record_view
 
 JOB = UploadJob(
     user="alice",
@@ -50,7 +51,7 @@ def test_malformed_jobs_are_refused_with_the_reason(body: str | bytes, reason: s
 
 def test_the_api_view_has_the_documented_fields() -> None:
     record = ImageRecord("alice", "0" * 32, "pending", "ab" * 32, 10, "image/png", "2026-11-24T09:00:00.000Z")
-    view = record.to_api()
+    view = record_view(record)
     expected = {"id", "status", "tags", "width", "height", "format", "bytes", "sha256", "uploaded_at", "tagged_at"}
     assert expected <= set(view)
     assert view["status"] == "pending"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from tagging import services
 from tagging.config import Settings
 from tagging.errors import (
     EmptyUploadError,
@@ -16,15 +15,18 @@ from tagging.errors import (
     ImageTooLargeError,
     InvalidImageIdError,
     InvalidRequestError,
+    InvalidTagError,
     MalformedJobError,
     UnauthenticatedError,
     UnsupportedMediaError,
     UploadTooLargeError,
 )
-from tagging.index import MAX_AUTOMATIC_TAGS, MAX_TAGS_PER_IMAGE, InvalidTagError
 from tagging.model import ImageRecord, Tag, UploadJob
 from tagging.ports import Ports
+from tagging.services import library, worker
+from tagging.services import upload as uploads
 from tagging.taggers import TaggerInput
+from tagging.tags import MAX_AUTOMATIC_TAGS, MAX_TAGS_PER_IMAGE
 from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
 from tests.images import image_bytes, noisy_jpeg, png_header_claiming, truncated
 
@@ -49,8 +51,8 @@ def records(ports: Ports) -> FakeCatalog:
     return ports.records
 
 
-def upload(ports: Ports, data: bytes, user: str = "alice", **kw: Any) -> services.Accepted:
-    return services.accept_upload(ports, user_id=user, data=data, now=NOW, **kw)
+def upload(ports: Ports, data: bytes, user: str = "alice", **kw: Any) -> uploads.Accepted:
+    return uploads.accept_upload(ports, user_id=user, data=data, now=NOW, **kw)
 
 
 def test_an_upload_is_stored_under_its_user_with_metadata_and_a_job(ports: Ports, images: FakeImageStore) -> None:
@@ -69,12 +71,12 @@ def test_an_upload_is_stored_under_its_user_with_metadata_and_a_job(ports: Ports
     assert accepted.job is not None
     assert accepted.job.blob == f"images/alice/{image_id}"
     assert accepted.job.filename == "beach.png"
-    assert services.parse_job(accepted.job.to_json()) == accepted.job
+    assert worker.parse_job(accepted.job.to_json()) == accepted.job
 
 
 def test_the_original_file_name_survives_in_unicode(ports: Ports) -> None:
     accepted = upload(ports, image_bytes(), filename="Zoë's café.jpg")
-    again = services.get_image(ports, user_id="alice", image_id=accepted.record.image_id)
+    again = library.get_image(ports, user_id="alice", image_id=accepted.record.image_id)
     assert again.filename == "Zoë's café.jpg"
 
 
@@ -97,7 +99,7 @@ def test_a_pending_duplicate_sends_the_job_again_in_case_it_was_lost(ports: Port
 def test_a_tagged_duplicate_sends_no_job(ports: Ports, records: FakeCatalog) -> None:
     first = upload(ports, image_bytes())
     assert first.job is not None
-    record = services.tag_image(ports, first.job, now=NOW)
+    record = worker.tag_image(ports, first.job, now=NOW)
     assert record is not None
     records.insert(record)
     second = upload(ports, image_bytes())
@@ -134,18 +136,18 @@ def test_rejected_uploads_store_nothing(
 def test_uploads_over_the_size_limit_are_refused(ports: Ports, images: FakeImageStore) -> None:
     small = Settings(max_upload_bytes=100)
     with pytest.raises(UploadTooLargeError, match="limit is 100 bytes"):
-        services.accept_upload(replace(ports, settings=small), user_id="alice", data=image_bytes("BMP", (20, 20)))
+        uploads.accept_upload(replace(ports, settings=small), user_id="alice", data=image_bytes("BMP", (20, 20)))
     with pytest.raises(UploadTooLargeError):
-        services.check_declared_size("101", small)
-    services.check_declared_size("100", small)
-    services.check_declared_size(None, small)
+        uploads.check_declared_size("101", small)
+    uploads.check_declared_size("100", small)
+    uploads.check_declared_size(None, small)
     assert images.blobs == {}
 
 
 def test_tagging_writes_a_done_record(ports: Ports) -> None:
     accepted = upload(ports, image_bytes("JPEG", (90, 60)), filename="cat.jpg")
     assert accepted.job is not None
-    record = services.tag_image(ports, accepted.job, now=NOW)
+    record = worker.tag_image(ports, accepted.job, now=NOW)
     assert record is not None
     assert record.status == "done"
     assert (record.format, record.width, record.height) == ("jpeg", 90, 60)
@@ -165,16 +167,16 @@ def test_tagging_writes_a_done_record(ports: Ports) -> None:
 def test_a_job_already_recorded_writes_nothing(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
-    first = services.tag_image(ports, accepted.job)
+    first = worker.tag_image(ports, accepted.job)
     assert first is not None
     records.insert(first)
-    assert services.tag_image(ports, accepted.job) is None
+    assert worker.tag_image(ports, accepted.job) is None
 
 
 def test_an_image_that_cannot_decode_is_recorded_as_failed_with_a_reason(ports: Ports) -> None:
     accepted = upload(ports, truncated(noisy_jpeg(), 0.4))
     assert accepted.job is not None
-    record = services.tag_image(ports, accepted.job)
+    record = worker.tag_image(ports, accepted.job)
     assert record is not None
     assert record.status == "failed"
     assert record.error is not None
@@ -185,33 +187,33 @@ def test_a_job_whose_image_is_gone_writes_nothing(ports: Ports, images: FakeImag
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
     images.blobs.clear()
-    assert services.tag_image(ports, accepted.job) is None
+    assert worker.tag_image(ports, accepted.job) is None
 
 
 def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     image_id = accepted.record.image_id
-    pending = services.get_image(ports, user_id="alice", image_id=image_id)
+    pending = library.get_image(ports, user_id="alice", image_id=image_id)
     assert pending.status == "pending"
     assert pending.size == len(image_bytes())
     assert accepted.job is not None
-    done = services.tag_image(ports, accepted.job)
+    done = worker.tag_image(ports, accepted.job)
     assert done is not None
     records.insert(done)
-    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "done"
+    assert library.get_image(ports, user_id="alice", image_id=image_id).status == "done"
 
 
 def test_another_users_image_is_not_found(ports: Ports) -> None:
     image_id = upload(ports, image_bytes(), user="alice").record.image_id
     with pytest.raises(ImageNotFoundError):
-        services.get_image(ports, user_id="bob", image_id=image_id)
+        library.get_image(ports, user_id="bob", image_id=image_id)
 
 
 def test_get_refuses_malformed_ids_and_missing_identity(ports: Ports) -> None:
     with pytest.raises(InvalidImageIdError):
-        services.get_image(ports, user_id="alice", image_id="../etc/passwd")
+        library.get_image(ports, user_id="alice", image_id="../etc/passwd")
     with pytest.raises(UnauthenticatedError):
-        services.get_image(ports, user_id=None, image_id="0" * 32)
+        library.get_image(ports, user_id=None, image_id="0" * 32)
 
 
 def test_jobs_that_point_elsewhere_are_malformed(ports: Ports, images: FakeImageStore) -> None:
@@ -224,13 +226,13 @@ def test_jobs_that_point_elsewhere_are_malformed(ports: Ports, images: FakeImage
         good.replace(accepted.record.image_id, "not-an-id"),
     ):
         with pytest.raises(MalformedJobError):
-            services.parse_job(forged)
+            worker.parse_job(forged)
 
 
 def tagged(ports: Ports, records: FakeCatalog, job: UploadJob | None) -> ImageRecord:
     """Run the worker on a job and insert its record, as the Table output binding does."""
     assert job is not None
-    record = services.tag_image(ports, job, now=NOW)
+    record = worker.tag_image(ports, job, now=NOW)
     assert record is not None
     records.insert(record)
     return record
@@ -242,25 +244,25 @@ def test_an_image_uploaded_again_after_its_delete_is_pending_at_once_then_tagged
     first = upload(ports, image_bytes())
     image_id = first.record.image_id
     tagged(ports, records, first.job)
-    services.delete_image(ports, user_id="alice", image_id=image_id)
+    library.delete_image(ports, user_id="alice", image_id=image_id)
     again = upload(ports, image_bytes())
     assert again.created
-    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "pending"
+    assert library.get_image(ports, user_id="alice", image_id=image_id).status == "pending"
     # Uploaded once more before the worker ran: still pending, and its job goes out again.
     third = upload(ports, image_bytes())
     assert (third.record.status, third.job) == ("pending", again.job)
     assert tagged(ports, records, again.job).status == "done"
-    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "done"
+    assert library.get_image(ports, user_id="alice", image_id=image_id).status == "done"
 
 
 def test_the_job_of_a_deleted_image_writes_nothing_whatever_the_clocks_say(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
     # The deleting instance's clock runs an hour behind the uploading one's.
-    services.delete_image(
+    library.delete_image(
         ports, user_id="alice", image_id=accepted.record.image_id, now=datetime(2020, 1, 1, tzinfo=UTC)
     )
-    assert services.tag_image(ports, accepted.job) is None
+    assert worker.tag_image(ports, accepted.job) is None
     assert records.get("alice", accepted.record.image_id).status == "deleted"  # type: ignore[union-attr]
 
 
@@ -274,18 +276,18 @@ def test_an_upload_while_a_delete_is_half_done_is_told_to_come_back(ports: Ports
     with pytest.raises(ImageNotReadyError, match="being deleted"):
         upload(ports, image_bytes())
     with pytest.raises(ImageNotFoundError):
-        services.get_image(ports, user_id="alice", image_id=image_id)
+        library.get_image(ports, user_id="alice", image_id=image_id)
 
 
 def test_tagging_again_keeps_the_owners_tags_and_removals(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes("PNG", (90, 60)))
     image_id = accepted.record.image_id
     tagged(ports, records, accepted.job)
-    services.add_user_tag(ports, user_id="alice", image_id=image_id, name="Holiday")
-    services.remove_tag(ports, user_id="alice", image_id=image_id, name="color:red")
-    retry = services.retry_image(ports, user_id="alice", image_id=image_id)
+    library.add_user_tag(ports, user_id="alice", image_id=image_id, name="Holiday")
+    library.remove_tag(ports, user_id="alice", image_id=image_id, name="color:red")
+    retry = library.retry_image(ports, user_id="alice", image_id=image_id)
     assert retry.record.status == "pending"
-    assert services.get_image(ports, user_id="alice", image_id=image_id).status == "pending"
+    assert library.get_image(ports, user_id="alice", image_id=image_id).status == "pending"
     again = tagged(ports, records, retry.job)
     names = {tag.name: tag.source for tag in again.tags}
     assert names["holiday"] == "user"
@@ -298,8 +300,8 @@ def test_a_failed_image_keeps_its_owners_tags_through_a_retry(ports: Ports, reco
     accepted = upload(ports, truncated(noisy_jpeg(), 0.4))
     image_id = accepted.record.image_id
     assert tagged(ports, records, accepted.job).status == "failed"
-    services.add_user_tag(ports, user_id="alice", image_id=image_id, name="scan me again")
-    retry = services.retry_image(ports, user_id="alice", image_id=image_id)
+    library.add_user_tag(ports, user_id="alice", image_id=image_id, name="scan me again")
+    retry = library.retry_image(ports, user_id="alice", image_id=image_id)
     again = tagged(ports, records, retry.job)
     assert again.status == "failed"
     assert [(tag.name, tag.source) for tag in again.tags] == [("scan me again", "user")]
@@ -307,9 +309,9 @@ def test_a_failed_image_keeps_its_owners_tags_through_a_retry(ports: Ports, reco
 
 def test_a_retry_of_a_deleted_image_is_not_found(ports: Ports) -> None:
     accepted = upload(ports, image_bytes())
-    services.delete_image(ports, user_id="alice", image_id=accepted.record.image_id)
+    library.delete_image(ports, user_id="alice", image_id=accepted.record.image_id)
     with pytest.raises(ImageNotFoundError):
-        services.retry_image(ports, user_id="alice", image_id=accepted.record.image_id)
+        library.retry_image(ports, user_id="alice", image_id=accepted.record.image_id)
 
 
 class ManyLabels:
@@ -330,23 +332,23 @@ def test_a_tagger_with_dozens_of_labels_leaves_room_for_the_owners_tags(records:
     assert "label-00" not in labels
     image_id = accepted.record.image_id
     for n in range(MAX_TAGS_PER_IMAGE - MAX_AUTOMATIC_TAGS):
-        services.add_user_tag(ports, user_id="alice", image_id=image_id, name=f"mine-{n}")
+        library.add_user_tag(ports, user_id="alice", image_id=image_id, name=f"mine-{n}")
     with pytest.raises(InvalidTagError, match="at most"):
-        services.add_user_tag(ports, user_id="alice", image_id=image_id, name="one too many")
-    shown = services.remove_tag(ports, user_id="alice", image_id=image_id, name="label-59")
+        library.add_user_tag(ports, user_id="alice", image_id=image_id, name="one too many")
+    shown = library.remove_tag(ports, user_id="alice", image_id=image_id, name="label-59")
     assert len(shown.tags) == MAX_TAGS_PER_IMAGE - 1
 
 
 @pytest.mark.parametrize("limit", ["²", "1" * 5000, "0", "501", "-1", " 5"])
 def test_a_page_size_that_is_not_a_plain_number_in_range_is_refused(ports: Ports, limit: str) -> None:
     with pytest.raises(InvalidRequestError, match="limit"):
-        services.list_images(ports, user_id="alice", limit=limit)
+        library.list_images(ports, user_id="alice", limit=limit)
 
 
 def test_an_absurd_content_length_is_too_large_not_a_crash() -> None:
     with pytest.raises(UploadTooLargeError):
-        services.check_declared_size("9" * 5000, SETTINGS)
-    services.check_declared_size("²", SETTINGS)  # not a length at all: the body's own size decides
+        uploads.check_declared_size("9" * 5000, SETTINGS)
+    uploads.check_declared_size("²", SETTINGS)  # not a length at all: the body's own size decides
 
 
 @pytest.mark.parametrize("name", ["", " ", "x" * 65, "tab\there", "bell\x07", "lone \ud800 surrogate"])
@@ -354,7 +356,7 @@ def test_tag_names_that_cannot_be_stored_are_refused(ports: Ports, records: Fake
     accepted = upload(ports, image_bytes())
     tagged(ports, records, accepted.job)
     with pytest.raises(InvalidTagError):
-        services.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)
+        library.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)
 
 
 @pytest.mark.parametrize("name", ["a/b", "/", ".", "..", " .. "])
@@ -366,4 +368,4 @@ def test_tag_names_a_url_path_cannot_carry_are_refused_with_the_reason(
     accepted = upload(ports, image_bytes())
     tagged(ports, records, accepted.job)
     with pytest.raises(InvalidTagError, match="tags appear in URL paths"):
-        services.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)
+        library.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)

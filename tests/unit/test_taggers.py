@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import pytest
 from azure.core.pipeline.policies import RetryPolicy
 
-from tagging import services
 from tagging.analysis import analyse
 from tagging.model import Tag
+from tagging.services import upload, worker
 from tagging.taggers import AzureVisionTagger, TaggerInput, merge, run_taggers
 from tests.fakes import FakeCatalog, fake_ports
 from tests.images import image_bytes
@@ -61,9 +61,9 @@ def test_past_the_limit_the_least_confident_tags_of_other_taggers_go_first() -> 
 
 def test_a_tagger_joins_the_builtin_tags_of_the_record() -> None:
     ports = fake_ports(taggers=(Fixed(),))
-    accepted = services.accept_upload(ports, user_id="alice", data=image_bytes("PNG", (64, 48)))
+    accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("PNG", (64, 48)))
     assert accepted.job is not None
-    record = services.tag_image(ports, accepted.job)
+    record = worker.tag_image(ports, accepted.job)
     assert record is not None
     by_name = {tag.name: tag for tag in record.tags}
     assert by_name["dog"] == Tag("dog", 0.9, "fixed")
@@ -72,9 +72,9 @@ def test_a_tagger_joins_the_builtin_tags_of_the_record() -> None:
 
 def test_a_broken_tagger_never_costs_the_image() -> None:
     ports = fake_ports(taggers=(Broken(),))
-    accepted = services.accept_upload(ports, user_id="alice", data=image_bytes("PNG", (64, 48)))
+    accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("PNG", (64, 48)))
     assert accepted.job is not None
-    record = services.tag_image(ports, accepted.job)
+    record = worker.tag_image(ports, accepted.job)
     assert record is not None
     assert record.status == "done"
     assert "format:png" in {tag.name for tag in record.tags}
@@ -112,10 +112,10 @@ def test_azure_vision_gets_the_preview_for_what_it_cannot_read() -> None:
 def test_an_azure_vision_failure_degrades_to_the_builtin_tags(caplog: pytest.LogCaptureFixture) -> None:
     with VisionStub([], status=500) as stub:
         ports = fake_ports(taggers=(vision(stub.endpoint),))
-        accepted = services.accept_upload(ports, user_id="alice", data=image_bytes("JPEG", (64, 48)))
+        accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("JPEG", (64, 48)))
         assert accepted.job is not None
         with caplog.at_level(logging.WARNING):
-            record = services.tag_image(ports, accepted.job)
+            record = worker.tag_image(ports, accepted.job)
     assert record is not None
     assert record.status == "done"
     assert {tag.source for tag in record.tags} == {"analysis"}
@@ -128,11 +128,11 @@ def test_a_vision_service_that_hangs_costs_seconds_then_the_image_keeps_its_buil
     with VisionStub([("cat", 0.9)], delay=4) as stub:
         tagger = AzureVisionTagger.connect(stub.endpoint, key="test-key", read_timeout=0.5)
         ports = fake_ports(taggers=(tagger,))
-        accepted = services.accept_upload(ports, user_id="alice", data=image_bytes("JPEG", (64, 48)))
+        accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("JPEG", (64, 48)))
         assert accepted.job is not None
         started = time.monotonic()
         with caplog.at_level(logging.WARNING):
-            record = services.tag_image(ports, accepted.job)
+            record = worker.tag_image(ports, accepted.job)
         waited = time.monotonic() - started
         assert 1 <= len(stub.requests) <= 2  # one retry at most
     assert record is not None

@@ -1,0 +1,142 @@
+"""The queue worker's use cases: read a job, tag its image once, and record an image the host gave up on.
+
+Delivery is at least once and the Table output binding only inserts, so a job whose record exists is done
+already: each use case returns the record to write, or None when there is nothing to write.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from tagging import analysis
+from tagging.errors import ImageNotFoundError, InvalidImageError, MalformedJobError, TaggingError, UnsupportedMediaError
+from tagging.identity import checked_image_id, user_key
+from tagging.model import ImageRecord, UploadJob
+from tagging.ports import Ports
+from tagging.services.images import job_blob, pending, timestamp
+from tagging.taggers import TaggerInput, merge, run_taggers
+from tagging.tags import MAX_AUTOMATIC_TAGS, with_edits
+
+logger = logging.getLogger(__name__)
+
+
+def parse_job(body: str | bytes) -> UploadJob:
+    """Read a queue message; anything but a well-formed job of this version is MalformedJobError."""
+    job = UploadJob.from_json(body)
+    try:
+        checked_image_id(job.image_id)
+        key = user_key(job.user)
+    except TaggingError as exc:
+        raise MalformedJobError(f"The job names an invalid image or user: {exc}") from exc
+    if key != job.user_key:
+        raise MalformedJobError("The job's user_key does not belong to its user.")
+    if job.blob != job_blob(job.ref):
+        raise MalformedJobError(f"The job's blob {job.blob!r} is not where this image is stored.")
+    return job
+
+
+def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> ImageRecord | None:
+    """The record to write for a job: tagged, or failed with the reason when its bytes cannot be decoded."""
+    ref = job.ref
+    if not _needs_record(ports, job):
+        return None
+    try:
+        data = ports.images.read(ref.blob)
+    except ImageNotFoundError:
+        logger.warning("Image %s is no longer stored; nothing to tag", ref.image_id)
+        return None
+    untagged = ImageRecord(
+        user_key=ref.user_key,
+        image_id=ref.image_id,
+        status="pending",
+        sha256=job.sha256,
+        size=len(data),
+        content_type=job.content_type,
+        uploaded_at=job.uploaded_at,
+        filename=job.filename,
+        tags=with_edits((), job.user_tags, job.removed_tags),
+        removed_tags=job.removed_tags,
+    )
+    try:
+        decoded = analysis.decode(data, ports.settings.max_pixels)
+        result = analysis.describe(decoded)
+    except (InvalidImageError, UnsupportedMediaError) as exc:
+        # Permanent: the same bytes fail the same way on every retry, so record why instead of retrying.
+        logger.warning("Image %s cannot be tagged: %s", ref.image_id, exc)
+        failed = replace(untagged, status="failed", tagged_at=timestamp(now), error=str(exc))
+        return failed if _indexed(ports, failed) else None
+    preview = analysis.thumbnail(decoded)
+    # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
+    ports.thumbnails.save(ref.thumbnail, preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
+    extra = run_taggers(ports.taggers, TaggerInput(ref.image_id, data, job.content_type, result, preview))
+    tags = with_edits(merge(result.tags, extra, limit=MAX_AUTOMATIC_TAGS), job.user_tags, job.removed_tags)
+    done = replace(
+        untagged,
+        status="done",
+        format=result.format,
+        width=result.width,
+        height=result.height,
+        tags=tags,
+        frames=result.frames,
+        mode=result.mode,
+        metadata=result.metadata,
+        dhash=result.dhash,
+        thumbnail=True,
+        tagged_at=timestamp(now),
+    )
+    if not _indexed(ports, done):
+        ports.thumbnails.delete(ref.thumbnail)
+        return None
+    logger.info("Image %s tagged: %s", ref.image_id, ", ".join(tag.name for tag in tags))
+    return done
+
+
+def record_failure(ports: Ports, job: UploadJob, reason: str, *, now: datetime | None = None) -> ImageRecord | None:
+    """The failed record for a job the host gave up on, or None when the image needs nothing more.
+
+    A poison queue has no poison queue of its own, so this must never fail for a reason a retry cannot fix.
+    """
+    if not _needs_record(ports, job):
+        return None  # done or failed meanwhile
+    stored = ports.images.describe(job.ref.blob)
+    if stored is None:
+        return None  # deleted
+    failed = replace(
+        pending(job.ref, stored),
+        status="failed",
+        tags=with_edits((), job.user_tags, job.removed_tags),
+        removed_tags=job.removed_tags,
+        tagged_at=timestamp(now),
+        error=reason,
+    )
+    return failed if _indexed(ports, failed) else None
+
+
+def _needs_record(ports: Ports, job: UploadJob) -> bool:
+    """Whether the job's image still needs its record: it has none yet, or it was deleted and then uploaded
+    again (the tombstone is cleared). A record that exists means a redelivered job: the work is done."""
+    existing = ports.records.get(job.user_key, job.image_id)
+    if existing is None:
+        return True
+    if existing.status == "deleted" and _uploaded_again(ports, existing):
+        ports.records.revive(job.user_key, job.image_id)
+        return True
+    logger.info("Image %s already %s; duplicate job ignored", job.image_id, existing.status)
+    return False
+
+
+def _uploaded_again(ports: Ports, tombstone: ImageRecord) -> bool:
+    """A deleted image is back when its blob exists and is not the one the delete removed (a delete writes its
+    tombstone before it removes the blob, and an upload stores a blob only where there is none)."""
+    stored = ports.images.describe(tombstone.ref.blob)
+    return stored is not None and stored.etag != tombstone.deleted_etag
+
+
+def _indexed(ports: Ports, record: ImageRecord) -> bool:
+    """Index the record; False when the image was deleted meanwhile and nothing more must be written."""
+    if ports.records.index(record) == "deleted":
+        logger.info("Image %s was deleted while it was being tagged; dropping the result", record.image_id)
+        return False
+    return True
