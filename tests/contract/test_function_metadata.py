@@ -184,3 +184,14 @@ def test_indexing_the_app_needs_no_settings_and_loads_no_storage_sdk() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_indexing_the_app_leaves_pillow_as_it_found_it() -> None:
+    """The HEIF opener and Pillow's block size are set on the first decode, not as a side effect of the import."""
+    probe = (
+        "from PIL import Image, _imaging; before = _imaging.get_block_size(); "
+        "import function_app; function_app.app.get_functions(); "
+        "print('HEIF' in Image.OPEN, _imaging.get_block_size() == before)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True"]
