@@ -18,8 +18,9 @@ from azure.functions.http import HttpResponseConverter
 from multidict import CIMultiDict
 
 from local_runner.config import DEFAULT_REQUEST_BODY_LIMIT, HostConfig
+from local_runner.connections import Connections
 from local_runner.functions import IndexedFunction, invoke
-from local_runner.outputs import OutputWriter, Storage
+from local_runner.outputs import OutputWriter
 from local_runner.queues import MESSAGE_LEASE_SECONDS, QueueListener, poison_queue_name
 from local_runner.routes import Route, Router, compile_route, kestrel_path
 
@@ -41,19 +42,19 @@ class Host:
         self,
         functions: list[IndexedFunction],
         config: HostConfig,
-        storage: Storage | None = None,
+        connections: Connections | None = None,
         *,
         message_lease: int = MESSAGE_LEASE_SECONDS,
     ) -> None:
         self.functions = functions
         self._message_lease = message_lease
         self.config = config
-        self.storage = storage or Storage()
+        self.connections = connections or Connections()
         # As the Python worker: one pool for every sync function, HTTP and queue alike (dispatcher.py).
         threads = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
         self._executor = ThreadPoolExecutor(max_workers=int(threads) if threads else None, thread_name_prefix="fn")
         self._listeners: dict[str, list[QueueListener]] = {}
-        self._writer = OutputWriter(self.storage, config.queues.message_encoding, self._wake_listeners)
+        self._writer = OutputWriter(self.connections, config.queues.message_encoding, self._wake_listeners)
         self._body_limit = int(os.environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", DEFAULT_REQUEST_BODY_LIMIT))
         http_routes: list[Route[IndexedFunction]] = []
         for fn in functions:
@@ -130,8 +131,8 @@ class Host:
         poison = poison_queue_name(queue_name)
         listener = QueueListener(
             fn.name,
-            self.storage.queue(connection, queue_name),
-            None if poison is None else self.storage.queue(connection, poison),
+            self.connections.queue(connection, queue_name),
+            None if poison is None else self.connections.queue(connection, poison),
             self.config.queues,
             handle,
             lease_seconds=self._message_lease,

@@ -13,37 +13,15 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from azure.storage.queue import QueueClient
 
+from local_runner.connections import Connections
 from local_runner.functions import Binding
 from local_runner.host_values import OutputValueError, TableWrite, collector_items, table_writes, typed_data
-from tagging.storage import StorageAccount
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CONNECTION = "AzureWebJobsStorage"
 
 
 class OutputBindingError(Exception):
     pass
-
-
-class Storage:
-    """Storage accounts by connection name (empty means AzureWebJobsStorage), built on first use."""
-
-    def __init__(self) -> None:
-        self._accounts: dict[str, StorageAccount] = {}
-
-    def account(self, connection: str | None) -> StorageAccount:
-        name = connection or DEFAULT_CONNECTION
-        if name not in self._accounts:
-            self._accounts[name] = StorageAccount(name)
-        return self._accounts[name]
-
-    def queue(self, connection: str | None, queue: str) -> QueueClient:
-        # No encode/decode policy: the host's base64 is applied by hand, so poison copies stay byte-exact.
-        return self.account(connection).queues.get_queue_client(queue)
-
-    def table(self, connection: str | None, table: str) -> TableClient:
-        return self.account(connection).tables.get_table_client(table)
 
 
 def encode_message(content: str | bytes, encoding: str) -> str:
@@ -68,8 +46,8 @@ class OutputWriter:
     """Delivers each output value as the host does (`local_runner.host_values`): through the worker's TypedData, the
     host's collector items, then the Queues or Tables extension."""
 
-    def __init__(self, storage: Storage, message_encoding: str, on_enqueue: Callable[[str], None]) -> None:
-        self._storage = storage
+    def __init__(self, connections: Connections, message_encoding: str, on_enqueue: Callable[[str], None]) -> None:
+        self._connections = connections
         self._encoding = message_encoding
         self._on_enqueue = on_enqueue
 
@@ -87,7 +65,7 @@ class OutputWriter:
 
     def _write_queue(self, binding: Binding, messages: list[bytes]) -> None:
         queue = str(binding.get("queueName"))
-        client = self._storage.queue(binding.get("connection"), queue)
+        client = self._connections.queue(binding.get("connection"), queue)
         for message in messages:
             send_message(client, encode_message(message, self._encoding))
         if messages:
@@ -97,7 +75,7 @@ class OutputWriter:
         """As the extension's TableEntityWriter: one transaction per partition of up to 100 entities, flushed
         early when a key comes twice; no ETag inserts, `*` upserts, any other ETag replaces if unchanged.
         A transaction that fails fails the invocation (a duplicate insert: 409 EntityAlreadyExists)."""
-        client = self._storage.table(binding.get("connection"), str(binding.get("tableName")))
+        client = self._connections.table(binding.get("connection"), str(binding.get("tableName")))
         pending: dict[str, list[TableWrite]] = {}
         for write in writes:
             partition = pending.setdefault(write.key[0], [])

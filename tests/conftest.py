@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from azure.storage.queue import QueueServiceClient
 
 from local_runner.azurite import Azurite, Ports
 from tagging.storage import StorageAccount
@@ -33,6 +34,13 @@ def storage_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 @pytest.fixture
 def account(storage_env: dict[str, str]) -> StorageAccount:
     return StorageAccount("ImageStorage")
+
+
+@pytest.fixture
+def queues(storage_env: dict[str, str]) -> QueueServiceClient:
+    """Queue clients for the test Azurite (the app builds none: its queues are bindings), with the connections set
+    as for `account`."""
+    return QueueServiceClient.from_connection_string(storage_env["AzureWebJobsStorage"])
 
 
 @pytest.fixture

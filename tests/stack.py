@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from azure.storage.queue import QueueServiceClient
 
 from local_runner.azurite import terminate_with_parent
 from tagging.storage import StorageAccount
@@ -27,6 +28,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 class Stack:
     url: str
     account: StorageAccount
+    queues: QueueServiceClient
     log: Path
     process: subprocess.Popen[bytes]
 
@@ -92,7 +94,14 @@ def running_stack(
     try:
         eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)
         assert process.poll() is None, log.read_text()
-        yield Stack(f"http://127.0.0.1:{port}", StorageAccount("S", {"S": connection_string}), log, process)
+        account = StorageAccount("S", {"S": connection_string})
+        yield Stack(
+            f"http://127.0.0.1:{port}",
+            account,
+            QueueServiceClient.from_connection_string(connection_string),
+            log,
+            process,
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(60)

@@ -1,4 +1,5 @@
-"""The one named storage connection and the service clients behind it.
+"""The one named storage connection and the blob and table clients the code builds on it (its queues are the
+bindings', which the host serves from the same connection).
 
 A named connection (`ImageStorage`) is, as for the Functions host, either a connection string in the setting
 of that name, or identity-based settings `<name>__blobServiceUri` / `__queueServiceUri` / `__tableServiceUri`
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient, ExponentialRetry
-from azure.storage.queue import QueueServiceClient
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -32,7 +32,7 @@ def _retries() -> ExponentialRetry:
 
 
 class StorageAccount:
-    """The three service clients behind one named connection, each built when first asked for."""
+    """The blob and table clients behind one named connection, each built when first asked for."""
 
     def __init__(self, connection: str, env: Mapping[str, str] | None = None) -> None:
         self.connection = connection
@@ -53,19 +53,6 @@ class StorageAccount:
             )
         return BlobServiceClient(
             self._required_uri("blob"),
-            credential=self._credential,
-            retry_policy=_retries(),
-            connection_timeout=CONNECTION_TIMEOUT,
-        )
-
-    @cached_property
-    def queues(self) -> QueueServiceClient:
-        if self._connection_string:
-            return QueueServiceClient.from_connection_string(
-                self._connection_string, retry_policy=_retries(), connection_timeout=CONNECTION_TIMEOUT
-            )
-        return QueueServiceClient(
-            self._required_uri("queue"),
             credential=self._credential,
             retry_policy=_retries(),
             connection_timeout=CONNECTION_TIMEOUT,

@@ -102,7 +102,7 @@ def test_another_user_sees_404_and_bad_requests_get_json_errors(stack: Stack) ->
 
 
 def test_a_malformed_message_goes_to_poison_and_is_logged_with_its_id(stack: Stack) -> None:
-    jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)
+    jobs = stack.queues.get_queue_client(JOBS_QUEUE)
     marker = uuid.uuid4().hex
     body = base64.b64encode(json.dumps({"v": 99, "marker": marker}).encode()).decode()
     sent = jobs.send_message(body)
@@ -124,7 +124,7 @@ def test_a_job_the_host_gave_up_on_records_a_failure_and_retry_brings_the_image_
     assert accepted.job is not None
     image_id = accepted.record.image_id
     # What the host does after maxDequeueCount failures: the job, unchanged, in the poison queue.
-    send_message(stack.account.queues.get_queue_client(POISON_QUEUE), b64(accepted.job.to_json()))
+    send_message(stack.queues.get_queue_client(POISON_QUEUE), b64(accepted.job.to_json()))
     failed = stack.settled(image_id, gina)
     assert failed["status"] == "failed"
     assert f"/api/images/{image_id}/retry" in failed["error"]
@@ -167,7 +167,7 @@ def test_a_job_delivered_twice_at_once_then_again_yields_one_of_everything_and_n
     accepted = accept_upload(ports, user_id=frank, data=data)
     assert accepted.job is not None
     encoded = base64.b64encode(accepted.job.to_json().encode()).decode()
-    jobs = stack.account.queues.get_queue_client(JOBS_QUEUE)
+    jobs = stack.queues.get_queue_client(JOBS_QUEUE)
     sent = [jobs.send_message(encoded).id for _ in range(2)]
 
     def completed(message_id: str) -> bool:

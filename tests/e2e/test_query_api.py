@@ -221,7 +221,7 @@ def test_a_delete_racing_the_worker_never_leaves_the_image_half_alive(stack: Sta
         ids.append(response.json()["id"])
         assert stack.call("DELETE", f"/api/images/{ids[-1]}", who).status_code == 204  # at once, mid-pipeline
     # Give the worker every chance to finish (or retry) what it had started.
-    eventually(lambda: stack.account.queues.get_queue_client("image-tagging").get_queue_properties()
+    eventually(lambda: stack.queues.get_queue_client("image-tagging").get_queue_properties()
                .approximate_message_count == 0, timeout=60)  # fmt: skip
     for image_id in ids:
         assert stack.get(image_id, who).status_code == 404

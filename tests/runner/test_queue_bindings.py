@@ -15,7 +15,7 @@ import httpx
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient
-from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueClient, QueueServiceClient
 
 from local_runner.config import HostConfig, QueueOptions, load_host_config
 from tagging.storage import StorageAccount
@@ -29,8 +29,8 @@ def options(**overrides: Any) -> HostConfig:
     return HostConfig(queues=QueueOptions(**{**base, **overrides}))
 
 
-def queue(account: StorageAccount, name: str) -> QueueClient:
-    client = account.queues.get_queue_client(name)
+def queue(queues: QueueServiceClient, name: str) -> QueueClient:
+    client = queues.get_queue_client(name)
     with suppress(ResourceExistsError):
         client.create_queue()
     return client
@@ -57,7 +57,7 @@ class Calls:
             self.items.append(item)
 
 
-def test_output_binding_messages_are_base64_and_a_list_sends_several(account: StorageAccount, unique: str) -> None:
+def test_output_binding_messages_are_base64_and_a_list_sends_several(queues: QueueServiceClient, unique: str) -> None:
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
     src/Shared/Queues/QueuesOptions.cs (MessageEncoding defaults to Base64); a list is several messages and a dict its
     keys (azure-functions-python-library, azure/functions/queue.py QueueMessageOutConverter)."""
@@ -69,7 +69,7 @@ def test_output_binding_messages_are_base64_and_a_list_sends_several(account: St
         out.set(json.loads(req.get_body()))
         return func.HttpResponse("ok")
 
-    client = account.queues.get_queue_client(unique)
+    client = queues.get_queue_client(unique)
     with RunningHost(app, options()) as host:
         httpx.post(f"{host.url}/api/send", json="one")
         httpx.post(f"{host.url}/api/send", json=["two", "three"])
@@ -77,7 +77,7 @@ def test_output_binding_messages_are_base64_and_a_list_sends_several(account: St
     assert sorted(raw_messages(client)) == sorted(b64(t) for t in ["one", "two", "three", "k1", "k2"])
 
 
-def test_a_trigger_gets_the_decoded_body_and_the_message_details(account: StorageAccount, unique: str) -> None:
+def test_a_trigger_gets_the_decoded_body_and_the_message_details(queues: QueueServiceClient, unique: str) -> None:
     """azure-functions-python-library, azure/functions/queue.py (QueueMessageInConverter: id, body, dequeue count);
     the message is deleted once the function succeeds (QueueProcessor.cs CompleteProcessingMessageAsync)."""
     app = func.FunctionApp()
@@ -87,7 +87,7 @@ def test_a_trigger_gets_the_decoded_body_and_the_message_details(account: Storag
     def seen(msg: func.QueueMessage) -> None:
         calls.add((msg.get_body(), msg.id, msg.dequeue_count))
 
-    client = queue(account, unique)
+    client = queue(queues, unique)
     sent = client.send_message(b64("héllo"))
     with RunningHost(app, options()):
         eventually(lambda: calls.items)
@@ -95,7 +95,7 @@ def test_a_trigger_gets_the_decoded_body_and_the_message_details(account: Storag
     assert calls.items == [("héllo".encode(), sent.id, 1)]
 
 
-def test_a_failing_message_is_retried_then_moved_to_poison_unchanged(account: StorageAccount, unique: str) -> None:
+def test_a_failing_message_is_retried_then_moved_to_poison_unchanged(queues: QueueServiceClient, unique: str) -> None:
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
     src/Shared/Queues/QueueProcessor.cs: released while DequeueCount < MaxDequeueCount, then copied to <queue>-poison
     (CopyMessageToPoisonQueueAsync copies the body) and deleted."""
@@ -107,7 +107,7 @@ def test_a_failing_message_is_retried_then_moved_to_poison_unchanged(account: St
         calls.add(msg.dequeue_count)
         raise RuntimeError("always")
 
-    client, poison = queue(account, unique), account.queues.get_queue_client(f"{unique}-poison")
+    client, poison = queue(queues, unique), queues.get_queue_client(f"{unique}-poison")
     client.send_message(b64("bad news"))
     with RunningHost(app, options(max_dequeue_count=3)):
         eventually(lambda: raw_messages(poison))
@@ -117,7 +117,7 @@ def test_a_failing_message_is_retried_then_moved_to_poison_unchanged(account: St
 
 
 def test_a_failed_message_waits_out_the_visibility_timeout_before_its_retry(
-    account: StorageAccount, unique: str
+    queues: QueueServiceClient, unique: str
 ) -> None:
     """QueueProcessor.cs ReleaseMessageAsync: a failed message becomes visible again after
     QueuesOptions.VisibilityTimeout (host.json extensions.queues.visibilityTimeout)."""
@@ -130,7 +130,7 @@ def test_a_failed_message_waits_out_the_visibility_timeout_before_its_retry(
         if msg.dequeue_count == 1:
             raise RuntimeError("first time")
 
-    client = queue(account, unique)
+    client = queue(queues, unique)
     client.send_message(b64("x"))
     with RunningHost(app, options(visibility_timeout=2.0, max_polling_interval=0.2)):
         eventually(lambda: len(calls.items) == 2)
@@ -138,7 +138,7 @@ def test_a_failed_message_waits_out_the_visibility_timeout_before_its_retry(
     assert second - first >= 1.9
 
 
-def test_at_most_batch_size_plus_threshold_messages_run_at_once(account: StorageAccount, unique: str) -> None:
+def test_at_most_batch_size_plus_threshold_messages_run_at_once(queues: QueueServiceClient, unique: str) -> None:
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
     src/Shared/Queues/QueueListener.cs: a new batch of BatchSize is fetched only while the messages in flight are at
     most NewBatchThreshold (QueuesOptions.cs)."""
@@ -155,7 +155,7 @@ def test_at_most_batch_size_plus_threshold_messages_run_at_once(account: Storage
             calls.running -= 1
         calls.add(msg.get_body())
 
-    client = queue(account, unique)
+    client = queue(queues, unique)
     for n in range(10):
         client.send_message(b64(str(n)))
     with RunningHost(app, options(batch_size=2, new_batch_threshold=0)):
@@ -163,7 +163,7 @@ def test_at_most_batch_size_plus_threshold_messages_run_at_once(account: Storage
     assert calls.peak == 2  # a new batch is fetched only when in-flight work drops to newBatchThreshold
 
 
-def test_messages_that_are_not_base64_go_to_poison_at_once(account: StorageAccount, unique: str) -> None:
+def test_messages_that_are_not_base64_go_to_poison_at_once(queues: QueueServiceClient, unique: str) -> None:
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues,
     src/QueueServiceClientProvider.cs: a MessageDecodingFailed handler moves the message to poison on its first receive
     (Azure/azure-sdk-for-net pull request 18326)."""
@@ -174,7 +174,7 @@ def test_messages_that_are_not_base64_go_to_poison_at_once(account: StorageAccou
     def never_called(msg: func.QueueMessage) -> None:
         calls.add(msg)
 
-    client, poison = queue(account, unique), account.queues.get_queue_client(f"{unique}-poison")
+    client, poison = queue(queues, unique), queues.get_queue_client(f"{unique}-poison")
     client.send_message("this is {not} base64!")  # what the queue SDK sends without TextBase64EncodePolicy
     # Five deliveries a minute apart would take minutes: the message must go to poison on its first.
     with RunningHost(app, options(max_dequeue_count=5, visibility_timeout=60.0)):
@@ -184,7 +184,7 @@ def test_messages_that_are_not_base64_go_to_poison_at_once(account: StorageAccou
     assert calls.items == []
 
 
-def test_message_encoding_none_passes_text_through(account: StorageAccount, unique: str) -> None:
+def test_message_encoding_none_passes_text_through(queues: QueueServiceClient, unique: str) -> None:
     """QueuesOptions.cs: MessageEncoding None passes the message text as it is."""
     app = func.FunctionApp()
     calls = Calls()
@@ -193,14 +193,16 @@ def test_message_encoding_none_passes_text_through(account: StorageAccount, uniq
     def plain(msg: func.QueueMessage) -> None:
         calls.add(msg.get_body())
 
-    client = queue(account, unique)
+    client = queue(queues, unique)
     client.send_message("plain text")
     with RunningHost(app, options(message_encoding="none")):
         eventually(lambda: calls.items)
     assert calls.items == [b"plain text"]
 
 
-def test_the_table_output_binding_only_inserts(account: StorageAccount, unique: str) -> None:
+def test_the_table_output_binding_only_inserts(
+    queues: QueueServiceClient, account: StorageAccount, unique: str
+) -> None:
     """Microsoft.Azure.WebJobs.Extensions.Tables, TableEntityWriter.cs: an entity without an ETag is added, and a
     duplicate key fails the invocation with 409 EntityAlreadyExists (Azure/azure-functions-python-worker issue 1726)."""
     app = func.FunctionApp()
@@ -211,7 +213,7 @@ def test_the_table_output_binding_only_inserts(account: StorageAccount, unique: 
         body = json.loads(msg.get_body())
         row.set(json.dumps({"PartitionKey": "p", "RowKey": body["key"], "value": body["value"]}))
 
-    client, poison = queue(account, unique), account.queues.get_queue_client(f"{unique}-poison")
+    client, poison = queue(queues, unique), queues.get_queue_client(f"{unique}-poison")
     client.send_message(b64(json.dumps({"key": "r1", "value": "first"})))
     with RunningHost(app, options(max_dequeue_count=2)):
         table = account.tables.get_table_client(unique)
@@ -223,7 +225,9 @@ def test_the_table_output_binding_only_inserts(account: StorageAccount, unique: 
     assert json.loads(base64.b64decode(raw_messages(poison)[0]))["value"] == "second"
 
 
-def test_a_message_from_the_apps_own_output_binding_is_picked_up_at_once(account: StorageAccount, unique: str) -> None:
+def test_a_message_from_the_apps_own_output_binding_is_picked_up_at_once(
+    queues: QueueServiceClient, unique: str
+) -> None:
     """QueueListener.cs with SharedQueueWatcher: a message this host adds to a queue it listens on wakes the
     listener."""
     app = func.FunctionApp()
@@ -239,7 +243,7 @@ def test_a_message_from_the_apps_own_output_binding_is_picked_up_at_once(account
     def woken(msg: func.QueueMessage) -> None:
         calls.add(time.monotonic())
 
-    queue(account, unique)
+    queue(queues, unique)
     with RunningHost(app, options(max_polling_interval=60.0)) as host:
         # Idle long enough for the empty-queue backoff to reach 6.4 s between polls (0.1 s doubling).
         time.sleep(7)
@@ -251,7 +255,7 @@ def test_a_message_from_the_apps_own_output_binding_is_picked_up_at_once(account
 
 @pytest.mark.parametrize("max_polling_interval", [1.0])
 def test_a_message_from_elsewhere_is_found_within_max_polling_interval(
-    account: StorageAccount, unique: str, max_polling_interval: float
+    queues: QueueServiceClient, unique: str, max_polling_interval: float
 ) -> None:
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
     src/Shared/Queues/QueuePollingIntervals.cs and QueueListener.cs: on an empty queue polling backs off from 100 ms to
@@ -263,7 +267,7 @@ def test_a_message_from_elsewhere_is_found_within_max_polling_interval(
     def found(msg: func.QueueMessage) -> None:
         calls.add(time.monotonic())
 
-    client = queue(account, unique)
+    client = queue(queues, unique)
     with RunningHost(app, options(max_polling_interval=max_polling_interval)):
         time.sleep(3)  # the backoff has reached its ceiling
         sent_at = time.monotonic()
@@ -273,7 +277,7 @@ def test_a_message_from_elsewhere_is_found_within_max_polling_interval(
 
 
 def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
-    account: StorageAccount, unique: str
+    queues: QueueServiceClient, unique: str
 ) -> None:
     """QueueProcessor.cs BeginProcessingMessageAsync: a message received with DequeueCount > MaxDequeueCount goes to
     poison without running."""
@@ -284,7 +288,7 @@ def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
     def never_called(msg: func.QueueMessage) -> None:
         calls.add(msg)
 
-    client, poison = queue(account, unique), account.queues.get_queue_client(f"{unique}-poison")
+    client, poison = queue(queues, unique), queues.get_queue_client(f"{unique}-poison")
     client.send_message(b64("crashed a host twice"))
     for _ in range(2):  # two deliveries that never completed, as when a host dies mid-invocation
         eventually(lambda: list(client.receive_messages(visibility_timeout=1)), timeout=10)
@@ -296,7 +300,7 @@ def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
 
 
 def test_a_failing_message_on_a_poison_queue_comes_back_after_its_lease_and_stops_running(
-    account: StorageAccount, unique: str
+    queues: QueueServiceClient, unique: str
 ) -> None:
     """azure-sdk-for-net, Microsoft.Azure.WebJobs.Extensions.Storage.Queues: QueueListenerFactory.cs
     CreatePoisonQueueReference gives a queue ending in -poison no poison queue; QueueProcessor.cs then leaves a
@@ -310,7 +314,7 @@ def test_a_failing_message_on_a_poison_queue_comes_back_after_its_lease_and_stop
         calls.add((time.monotonic(), msg.dequeue_count))
         raise RuntimeError("cannot be helped")
 
-    client = queue(account, name)
+    client = queue(queues, name)
     client.send_message(b64("parked"))
     with RunningHost(app, options(max_dequeue_count=2, visibility_timeout=0.0), message_lease=2):
         eventually(lambda: len(calls.items) == 2, timeout=20)
@@ -321,7 +325,7 @@ def test_a_failing_message_on_a_poison_queue_comes_back_after_its_lease_and_stop
         eventually(lambda: _dequeue_count(client) > 2, timeout=20)  # received again, but not run
     assert len(calls.items) == 2
     assert raw_messages(client) == [b64("parked")]  # never deleted
-    assert not raw_messages(account.queues.get_queue_client(f"{name}-poison"))
+    assert not raw_messages(queues.get_queue_client(f"{name}-poison"))
 
 
 def _dequeue_count(client: QueueClient) -> int:
@@ -363,7 +367,7 @@ def test_table_output_stores_what_the_tables_extension_stores(account: StorageAc
     assert stored["bytes"]["size"] == EntityProperty(12467, EdmType.INT64)
 
 
-def test_queue_output_of_a_json_str_is_re_serialised_and_bytes_are_not(account: StorageAccount, unique: str) -> None:
+def test_queue_output_of_a_json_str_is_re_serialised_and_bytes_are_not(queues: QueueServiceClient, unique: str) -> None:
     """azure-functions-host, src/WebJobs.Script/Binding/FunctionBinding.cs (ReadAsEnumerable, JToken.Parse, each item's
     ToString()); the Queues extension then base64-encodes the bytes (QueuesOptions.MessageEncoding)."""
     app = func.FunctionApp()
@@ -378,11 +382,13 @@ def test_queue_output_of_a_json_str_is_re_serialised_and_bytes_are_not(account: 
     with RunningHost(app, options()) as host:
         httpx.post(f"{host.url}/api/send?as=str")
         httpx.post(f"{host.url}/api/send?as=bytes")
-    bodies = {base64.b64decode(m).decode() for m in raw_messages(account.queues.get_queue_client(unique))}
+    bodies = {base64.b64decode(m).decode() for m in raw_messages(queues.get_queue_client(unique))}
     assert bodies == {'{"v": 1, "at": "2026-12-02T13:06:00.000Z"}', '{\n  "v": 1,\n  "at": "2026-12-02T13:06:00Z"\n}'}
 
 
-def test_a_message_stays_invisible_while_its_function_outlasts_the_lease(account: StorageAccount, unique: str) -> None:
+def test_a_message_stays_invisible_while_its_function_outlasts_the_lease(
+    queues: QueueServiceClient, unique: str
+) -> None:
     """The listener receives with a lease and renews it at half its length while the function runs
     (azure-sdk-for-net, Storage.Common src/Shared/Queues/QueueListener.cs: a 10-minute visibility timeout and
     `visibilityTimeout.Ticks / 2` updates), so a slow run is not handed to a second invocation."""
@@ -394,7 +400,7 @@ def test_a_message_stays_invisible_while_its_function_outlasts_the_lease(account
         calls.add(msg.dequeue_count)
         time.sleep(3.5)
 
-    client = queue(account, unique)
+    client = queue(queues, unique)
     client.send_message(b64("slow work"))
     with RunningHost(app, options(), message_lease=2):
         eventually(lambda: calls.items)
@@ -402,7 +408,7 @@ def test_a_message_stays_invisible_while_its_function_outlasts_the_lease(account
     assert calls.items == [1]
 
 
-def test_outputs_are_written_only_when_the_function_succeeds(account: StorageAccount, unique: str) -> None:
+def test_outputs_are_written_only_when_the_function_succeeds(queues: QueueServiceClient, unique: str) -> None:
     """The host binds outputs after the invocation succeeded (azure-functions-host,
     src/WebJobs.Script/Description/Workers/WorkerFunctionInvoker.cs BindOutputsAsync)."""
     app = func.FunctionApp()
@@ -415,7 +421,7 @@ def test_outputs_are_written_only_when_the_function_succeeds(account: StorageAcc
 
     with RunningHost(app, options()) as host:
         assert httpx.post(f"{host.url}/api/half").status_code == 500
-    assert raw_messages(account.queues.get_queue_client(unique)) == []
+    assert raw_messages(queues.get_queue_client(unique)) == []
 
 
 def test_an_etag_of_star_replaces_an_existing_entity(account: StorageAccount, unique: str) -> None:
@@ -442,7 +448,7 @@ def test_an_etag_of_star_replaces_an_existing_entity(account: StorageAccount, un
 
 
 def test_http_answers_while_the_queue_functions_hold_all_the_threads_they_can(
-    account: StorageAccount, unique: str, monkeypatch: pytest.MonkeyPatch
+    queues: QueueServiceClient, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the repository's host.json and local settings: sync functions share one pool (azure-functions-python-
     worker, dispatcher.py), each queue function runs batchSize + newBatchThreshold messages at once
@@ -473,7 +479,7 @@ def test_http_answers_while_the_queue_functions_hold_all_the_threads_they_can(
         return func.HttpResponse("pong")
 
     for name in (unique, f"{unique}-poison"):
-        client = queue(account, name)
+        client = queue(queues, name)
         for n in range(per_function + 2):
             client.send_message(b64(str(n)))
     with RunningHost(app, config) as host:
