@@ -9,8 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from bench.common import RESULTS, Report, paired_medians, peak_rss_delta_mb
+from bench.photos import PHOTOS, scene
 from tagging import analysis
-from tests.images import PHOTOS
 
 TIME_TARGET = 1.25
 RSS_TARGET = 1.3
@@ -20,8 +20,6 @@ ROUNDS = 9
 
 def synthetic_photos() -> list[Path]:
     """12 MP and 24 MP baseline and progressive JPEGs with photo-like detail, made once and cached."""
-    from tests.images import scene
-
     folder = RESULTS / "synthetic"
     folder.mkdir(parents=True, exist_ok=True)
     made = []

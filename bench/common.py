@@ -14,12 +14,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tagging.config import DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_SETTING
+from tagging.config import CONNECTION, DEFAULT_MAX_UPLOAD_BYTES, MAX_UPLOAD_BYTES_SETTING
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results"
-# tests/stack.py lowers the upload limit to test it quickly; the benchmarks run the app with its own defaults.
-APP_DEFAULTS = {MAX_UPLOAD_BYTES_SETTING: str(DEFAULT_MAX_UPLOAD_BYTES)}
+
+
+def app_settings(connection_string: str) -> dict[str, str]:
+    """The settings a benchmarked runner gets: both storage connections on the benchmark's Azurite, and the app's
+    own upload limit (the tests lower it to test it quickly)."""
+    return {
+        CONNECTION: connection_string,
+        "AzureWebJobsStorage": connection_string,
+        MAX_UPLOAD_BYTES_SETTING: str(DEFAULT_MAX_UPLOAD_BYTES),
+    }
 
 
 def paired_medians(floor: Callable[[], object], ours: Callable[[], object], rounds: int = 7) -> tuple[float, float]:

@@ -27,13 +27,13 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 from azure.storage.queue import QueueClient
 
 from bench.common import Report, paired_medians
+from bench.photos import save, scene
 from local_runner.azurite import Azurite, Ports
 from local_runner.functions import Out
 from local_runner.host_values import table_write
 from tagging import analysis, bootstrap
 from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, RECORDS_TABLE
 from tagging.identity import user_key
-from tests.images import save, scene
 
 TARGETS = {"upload": 1.2, "worker": 1.2, "read": 1.5}
 ROUNDS = 21

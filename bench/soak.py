@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import APP_DEFAULTS, ROOT, Report
+from bench.common import ROOT, Report, app_settings
+from bench.photos import PHOTOS
 from local_runner.azurite import Azurite, Ports
-from tests.images import PHOTOS
-from tests.stack import Stack, running_stack
+from local_runner.process import RunnerProcess, runner_process
 
 
 def photos(count: int) -> list[bytes]:
@@ -39,7 +39,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run(stack: Stack, uploads: int, clients: int) -> dict[str, float]:
+def run(stack: RunnerProcess, uploads: int, clients: int) -> dict[str, float]:
     who = f"soak-{uuid.uuid4().hex[:8]}"
     bodies = photos(uploads)
     latencies: list[float] = []
@@ -112,7 +112,7 @@ def main() -> int:
         azurite.start()
         try:
             log = Path(folder) / "runner.log"
-            with running_stack(azurite.connection_string, ROOT, log, env=APP_DEFAULTS) as stack:
+            with runner_process(ROOT, log, app_settings(azurite.connection_string)) as stack:
                 figures = run(stack, args.uploads, args.clients)
                 peak = stack.peak_rss_mb()
         finally:

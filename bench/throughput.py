@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 from azure.data.tables import TableClient
 
-from bench.common import APP_DEFAULTS, ROOT, Report
+from bench.common import ROOT, Report, app_settings
 from bench.soak import photos
 from local_runner.azurite import Azurite, Ports
+from local_runner.process import RunnerProcess, runner_process
 from tagging import analysis
 from tagging.config import RECORDS_TABLE
 from tagging.identity import user_key
-from tests.stack import Stack, running_stack
 
 SIZES = (60, 120)
 PROCESSES = (1, 2)
@@ -183,7 +183,7 @@ def last_stored(records: TableClient, who: str, count: int) -> float:
     return max(stamps)
 
 
-def tag_all(runners: list[Stack], records: TableClient, pids: list[int], bodies: list[bytes]) -> Run:
+def tag_all(runners: list[RunnerProcess], records: TableClient, pids: list[int], bodies: list[bytes]) -> Run:
     """Upload through the first runner with CLIENTS clients until every image is tagged."""
     who = f"tp-{uuid.uuid4().hex[:8]}"
     with Sampler(pids) as sampler:
@@ -206,11 +206,11 @@ def tag_all(runners: list[Stack], records: TableClient, pids: list[int], bodies:
 
 
 @contextmanager
-def runners(azurite: Azurite, folder: Path, processes: int) -> Iterator[list[Stack]]:
+def runners(azurite: Azurite, folder: Path, processes: int) -> Iterator[list[RunnerProcess]]:
     with ExitStack() as stack:
         yield [
             stack.enter_context(
-                running_stack(azurite.connection_string, ROOT, folder / f"runner-{processes}-{n}.log", env=APP_DEFAULTS)
+                runner_process(ROOT, folder / f"runner-{processes}-{n}.log", app_settings(azurite.connection_string))
             )
             for n in range(processes)
         ]

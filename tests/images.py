@@ -1,22 +1,17 @@
-"""Images made at test time, so the suite needs no files from outside the repository."""
+"""Images made at test time, so the suite needs no files from outside the repository (photo-like ones and the
+real photos, when there, come from bench.photos, which the benchmarks use too)."""
 
 from __future__ import annotations
 
 import io
-import os
-import random
 import struct
 import zlib
-from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image
+
+from bench.photos import NO_PHOTOS, PHOTOS, save, scene
 
 EXIF_ORIENTATION = 0x0112
-
-# Real camera photos are not part of the repository: tests and benchmarks use them when they are there, from
-# ../shared/photos beside the clone or the folder TAGGING_PHOTOS names, and do without them otherwise.
-PHOTOS = Path(os.environ.get("TAGGING_PHOTOS") or Path(__file__).resolve().parents[2] / "shared" / "photos")
-NO_PHOTOS = f"real photos not found at {PHOTOS} (set TAGGING_PHOTOS to a folder of JPEG photos)"
 
 
 def image_bytes(
@@ -94,30 +89,6 @@ def _dms(value: float) -> tuple[float, float, float]:
     return (float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4))
 
 
-def save(image: Image.Image, fmt: str, **params: object) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format=fmt, **params)
-    return out.getvalue()
-
-
-def scene(size: tuple[int, int] = (1024, 768), seed: int = 7) -> Image.Image:
-    """A photo-like picture: a lit background, shapes with crisp edges, fine texture and some text-like lines."""
-    rng = random.Random(seed)
-    width, height = size
-    image = Image.linear_gradient("L").resize(size).convert("RGB")
-    draw = ImageDraw.Draw(image)
-    for _ in range(25):
-        x, y = rng.randrange(width), rng.randrange(height)
-        w, h = rng.randrange(width // 20, width // 4), rng.randrange(height // 20, height // 4)
-        color = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
-        shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
-        shape((x, y, x + w, y + h), fill=color, outline=(0, 0, 0), width=2)
-    for row in range(0, height, max(4, height // 40)):
-        draw.line((0, row, width // 3, row), fill=(20, 20, 20), width=1)
-    texture = Image.effect_noise(size, 24).convert("RGB")
-    return Image.blend(image, texture, 0.15)
-
-
 # PNG colour type, bit depth and bytes per pixel of the modes black_png writes.
 _PNG_LAYOUTS = {"RGB": (2, 8, 3), "RGBA": (6, 8, 4), "I;16": (0, 16, 2)}
 
@@ -156,3 +127,6 @@ def animated_gif(frames: int, size: tuple[int, int] = (64, 64)) -> bytes:
     out = io.BytesIO()
     images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=20, optimize=False)
     return out.getvalue()
+
+
+__all__ = ["NO_PHOTOS", "PHOTOS", "save", "scene"]

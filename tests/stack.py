@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +12,7 @@ from typing import Any
 import httpx
 from azure.storage.queue import QueueServiceClient
 
-from local_runner.azurite import terminate_with_parent
+from local_runner.process import RunnerProcess, runner_process
 from tagging.storage import StorageAccount
 from tests.runner.harness import eventually
 
@@ -26,18 +22,26 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 @dataclass
 class Stack:
-    url: str
+    """A running runner with the storage behind it and the HTTP calls the tests make."""
+
+    runner: RunnerProcess
     account: StorageAccount
     queues: QueueServiceClient
-    log: Path
-    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return self.runner.url
+
+    @property
+    def log(self) -> Path:
+        return self.runner.log
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.runner.process
 
     def peak_rss_mb(self) -> float:
-        """The runner's peak resident memory so far (VmHWM), in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise AssertionError("no VmHWM in /proc: not Linux?")
+        return self.runner.peak_rss_mb()
 
     def upload(self, data: bytes, user: str, **headers: str) -> httpx.Response:
         return httpx.post(
@@ -70,44 +74,12 @@ def running_stack(
     connection_string: str, repo_root: Path, log: Path, *args: str, env: dict[str, str] | None = None
 ) -> Iterator[Stack]:
     """`python -m local_runner` on a free port against the given storage; stopped (and checked) on exit."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environment = {
-        **os.environ,
+    settings = {
         "ImageStorage": connection_string,
         "AzureWebJobsStorage": connection_string,
         "TAGGING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         **(env or {}),
     }
-    command = [sys.executable, "-m", "local_runner", "--port", str(port), "--settings", str(log.with_suffix(".none"))]
-    with log.open("wb") as out:
-        # Bound to this process's life: no runner outlives a killed test run.
-        process = subprocess.Popen(
-            [*command, *args],
-            cwd=repo_root,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=terminate_with_parent(),  # noqa: PLW1509 - it only calls prctl
-        )
-    try:
-        eventually(lambda: _accepts(port) or process.poll() is not None, timeout=30)
-        assert process.poll() is None, log.read_text()
+    with runner_process(repo_root, log, settings, *args) as runner:
         account = StorageAccount("S", {"S": connection_string})
-        yield Stack(
-            f"http://127.0.0.1:{port}",
-            account,
-            QueueServiceClient.from_connection_string(connection_string),
-            log,
-            process,
-        )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(60)
-    assert code == 0, f"the runner did not stop cleanly:\n{log.read_text()[-3000:]}"
-
-
-def _accepts(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        yield Stack(runner, account, QueueServiceClient.from_connection_string(connection_string))
