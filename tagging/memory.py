@@ -17,11 +17,18 @@ class DecodeBudget:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._in_use = 0
+        self._waiting = 0
 
     @property
     def in_use(self) -> int:
         with self._changed:
             return self._in_use
+
+    @property
+    def waiting(self) -> int:
+        """How many decodes wait for room: a sign that large images are queueing behind each other."""
+        with self._changed:
+            return self._waiting
 
     @contextmanager
     def reserve(self, cost: int, limit: int) -> Iterator[None]:
@@ -31,7 +38,9 @@ class DecodeBudget:
         """
         cost = max(0, min(cost, limit))
         with self._changed:
+            self._waiting += 1
             self._changed.wait_for(lambda: self._in_use == 0 or self._in_use + cost <= limit)
+            self._waiting -= 1
             self._in_use += cost
         try:
             yield

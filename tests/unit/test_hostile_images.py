@@ -7,7 +7,8 @@ import random
 import pytest
 
 from tagging.analysis import analyse, probe
-from tagging.errors import TaggingError
+from tagging.errors import ImageTooLargeError, InvalidImageError, TaggingError, UnsupportedMediaError
+from tagging.model import Analysis
 from tests.images import image_bytes, noisy_jpeg, png_header_claiming, save, scene
 
 LIMIT = 100_000_000
@@ -33,17 +34,35 @@ def mutations(data: bytes, seed: int, count: int = 60) -> list[bytes]:
     return out
 
 
+def outcome_of(data: bytes) -> Analysis | TaggingError:
+    """The analysis, or the domain error it ends in; any other exception escapes and fails the test."""
+    try:
+        return analyse(data, LIMIT)
+    except TaggingError as exc:
+        return exc
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_mutated_files_fail_cleanly_or_decode(fmt: str) -> None:
+    """Each mutation is tagged as what it still is, or refused with the error its damage calls for: damaged
+    (InvalidImageError) while the format's signature survives, not an image (UnsupportedMediaError) only once it is
+    gone, or too large when a flipped header claims more pixels. Anything else escapes and fails the test."""
     original = save(scene((120, 90)), fmt) if fmt != "GIF" else image_bytes("GIF", (120, 90))
-    outcomes = []
+    expected_format = analyse(original, LIMIT).format
+    signature = original[:4]
+    failures = 0
     for data in mutations(original, seed=sum(fmt.encode())):
-        try:
-            analyse(data, LIMIT)
-            outcomes.append("tagged")
-        except TaggingError as exc:  # anything else escapes and fails the test
-            outcomes.append(str(exc))
-    assert all(outcomes), "every failure carries a reason"
+        outcome = outcome_of(data)
+        if isinstance(outcome, UnsupportedMediaError):
+            assert not data.startswith(signature), f"a {fmt} with its signature intact called unsupported: {outcome}"
+        elif isinstance(outcome, (InvalidImageError, ImageTooLargeError)):
+            assert str(outcome), "every refusal says why"
+        else:
+            assert isinstance(outcome, Analysis), f"unexpected {outcome!r}"
+            assert outcome.format == expected_format
+            assert outcome.width * outcome.height <= LIMIT
+        failures += not isinstance(outcome, Analysis)
+    assert failures > 0, "no mutation was refused: the corpus tests nothing"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from tagging.memory import DecodeBudget
 
@@ -12,24 +13,32 @@ def _hold(budget: DecodeBudget, cost: int, limit: int, seen: list[int], release:
         release.wait(5)
 
 
+def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition was not met in time"
+        time.sleep(0.005)
+
+
 def test_small_decodes_share_the_budget_and_large_ones_take_turns() -> None:
     budget, release, seen = DecodeBudget(), threading.Event(), []
     small = [threading.Thread(target=_hold, args=(budget, 30, 100, seen, release)) for _ in range(3)]
     for thread in small:
         thread.start()
-    deadline = time.monotonic() + 5
-    while budget.in_use < 90 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert budget.in_use == 90  # three at once: they fit
+    _until(lambda: budget.in_use == 90)  # three at once: they fit
     large = threading.Thread(target=_hold, args=(budget, 60, 100, seen, release))
     large.start()
-    time.sleep(0.1)
-    assert budget.in_use == 90, "the large decode must wait for room"
+    _until(lambda: budget.waiting == 1)  # the large decode has asked, and waits for room
+    assert budget.in_use == 90
     release.set()
     for thread in [*small, large]:
         thread.join(5)
     assert budget.in_use == 0
-    assert max(seen) <= 100
+    assert budget.waiting == 0
+    # What was in use as each began: the three small ones side by side, then the large one with at most one
+    # small one still there.
+    assert seen[:3] == [30, 60, 90]
+    assert seen[3] in (60, 90)
 
 
 def test_a_decode_larger_than_the_budget_runs_alone_rather_than_never() -> None:
