@@ -57,6 +57,18 @@ class Calls:
             self.items.append(item)
 
 
+def recording(queue_name: str) -> tuple[func.FunctionApp, Calls]:
+    """An app whose one function records every message it is given from `queue_name`."""
+    app = func.FunctionApp()
+    calls = Calls()
+
+    @app.queue_trigger(arg_name="msg", queue_name=queue_name, connection=CONNECTION)
+    def record(msg: func.QueueMessage) -> None:
+        calls.add(msg)
+
+    return app, calls
+
+
 def test_output_binding_messages_are_base64_and_a_list_sends_several(queues: QueueServiceClient, unique: str) -> None:
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Common,
     src/Shared/Queues/QueuesOptions.cs (MessageEncoding defaults to Base64); a list is several messages and a dict its
@@ -167,13 +179,7 @@ def test_messages_that_are_not_base64_go_to_poison_at_once(queues: QueueServiceC
     """azure-sdk-for-net, sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues,
     src/QueueServiceClientProvider.cs: a MessageDecodingFailed handler moves the message to poison on its first receive
     (Azure/azure-sdk-for-net pull request 18326)."""
-    app = func.FunctionApp()
-    calls = Calls()
-
-    @app.queue_trigger(arg_name="msg", queue_name=unique, connection=CONNECTION)
-    def never_called(msg: func.QueueMessage) -> None:
-        calls.add(msg)
-
+    app, calls = recording(unique)
     client, poison = queue(queues, unique), queues.get_queue_client(f"{unique}-poison")
     client.send_message("this is {not} base64!")  # what the queue SDK sends without TextBase64EncodePolicy
     # Five deliveries a minute apart would take minutes: the message must go to poison on its first.
@@ -281,13 +287,7 @@ def test_a_message_already_dequeued_too_often_goes_to_poison_without_running(
 ) -> None:
     """QueueProcessor.cs BeginProcessingMessageAsync: a message received with DequeueCount > MaxDequeueCount goes to
     poison without running."""
-    app = func.FunctionApp()
-    calls = Calls()
-
-    @app.queue_trigger(arg_name="msg", queue_name=unique, connection=CONNECTION)
-    def never_called(msg: func.QueueMessage) -> None:
-        calls.add(msg)
-
+    app, calls = recording(unique)
     client, poison = queue(queues, unique), queues.get_queue_client(f"{unique}-poison")
     client.send_message(b64("crashed a host twice"))
     for _ in range(2):  # two deliveries that never completed, as when a host dies mid-invocation
