@@ -35,7 +35,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.route(route="app/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def web_page(req: func.HttpRequest) -> func.HttpResponse:
     """The browser page (static files, no data: anonymous; the API calls it makes carry the key and identity)."""
-    return page_response(req)
+    return handle(req, lambda: page_response(req))
 
 
 @app.route(route="images", methods=["POST"])
@@ -59,7 +59,7 @@ def upload_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpRespon
             headers={"Location": f"/api/images/{record.image_id}"},
         )
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.route(route="images/{id}", methods=["GET"])
@@ -70,7 +70,7 @@ def get_image(req: func.HttpRequest) -> func.HttpResponse:
         )
         return json_response(record_view(record))
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.route(route="images", methods=["GET"])
@@ -85,7 +85,7 @@ def list_images(req: func.HttpRequest) -> func.HttpResponse:
         )
         return json_response({"items": [item_view(item) for item in page.items], "continuation": page.continuation})
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.route(route="tags", methods=["GET"])
@@ -94,26 +94,28 @@ def list_tags(req: func.HttpRequest) -> func.HttpResponse:
         counts = library.tag_counts(ports(), user_id=req.headers.get(PRINCIPAL_HEADER))
         return json_response({"tags": [{"name": name, "count": count} for name, count in counts]})
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.route(route="images/{id}/thumbnail", methods=["GET"])
 def get_thumbnail(req: func.HttpRequest) -> func.HttpResponse:
     return handle(
+        req,
         lambda: file_response(
             req,
             library.thumbnail(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
-        )
+        ),
     )
 
 
 @app.route(route="images/{id}/content", methods=["GET"])
 def get_content(req: func.HttpRequest) -> func.HttpResponse:
     return handle(
+        req,
         lambda: file_response(
             req,
             library.content(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
-        )
+        ),
     )
 
 
@@ -123,7 +125,7 @@ def delete_image(req: func.HttpRequest) -> func.HttpResponse:
         library.delete_image(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
         return func.HttpResponse(status_code=204)
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.route(route="images/{id}/tags/{name}", methods=["PUT"])
@@ -143,7 +145,7 @@ def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> fu
         )
         return json_response(record_view(record))
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.route(route="images/{id}/retry", methods=["POST"])
@@ -159,7 +161,7 @@ def retry_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpRespons
             {"id": image_id, "status": retry.record.status}, status=202, headers={"Location": f"/api/images/{image_id}"}
         )
 
-    return handle(action)
+    return handle(req, action)
 
 
 @app.queue_trigger(arg_name="msg", queue_name=JOBS_QUEUE, connection=CONNECTION)

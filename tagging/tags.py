@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 
 from tagging.errors import InvalidTagError
 from tagging.model import ImageRecord, Tag
+
+logger = logging.getLogger(__name__)
 
 MAX_TAG_CHARS = 64
 MAX_TAGS_PER_IMAGE = 40  # a batch holds 100 operations: the manifest, the listing row, a row and a count per tag
@@ -31,6 +35,21 @@ def normalise_tag(name: str | None) -> str:
             "(Azure hands it on as %2F) nor a segment that is '.' or '..'. Use '-' instead."
         )
     return cleaned
+
+
+def addressable(tags: Iterable[Tag]) -> tuple[Tag, ...]:
+    """Automatic tags as their owner can address them, with the rules the owner's own tags follow: a name longer
+    than MAX_TAG_CHARS is cut to it (a camera model can run to 200 characters), and a name those rules refuse is
+    left out rather than stored beyond the owner's reach."""
+    kept: dict[str, Tag] = {}
+    for tag in tags:
+        try:
+            name = normalise_tag(tag.name[:MAX_TAG_CHARS].rstrip("-"))
+        except InvalidTagError:
+            logger.info("Automatic tag %r left out: %s", tag.name[:80], "not a name an owner could address")
+            continue
+        kept.setdefault(name, replace(tag, name=name) if name != tag.name else tag)
+    return tuple(kept.values())
 
 
 def with_edits(tags: tuple[Tag, ...], user_tags: tuple[str, ...], removed: tuple[str, ...]) -> tuple[Tag, ...]:

@@ -116,9 +116,18 @@ def error_response(status: int, code: str, message: str) -> func.HttpResponse:
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
-def handle(action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
-    """Run a request's action, turning domain errors into their status and anything else into a 500."""
+def handle(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """Run a request's action, turning domain errors into their status and anything else into a 500; every answer
+    says `nosniff`, so that no browser takes a JSON error or an image for something it could run."""
+    response = _answer(req, action)
+    if "X-Content-Type-Options" not in response.headers:  # case-insensitive
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _answer(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
     try:
+        _check_headers(req)
         return action()
     except TaggingError as exc:
         return error_response(status_for(exc), exc.code, str(exc))
@@ -132,6 +141,16 @@ def handle(action: Callable[[], func.HttpResponse]) -> func.HttpResponse:
             return error_response(503, unavailable.code, str(unavailable))
         logger.exception("Request failed unexpectedly")
         return error_response(500, "internal", "Something went wrong on our side; try again in a moment.")
+
+
+def _check_headers(req: func.HttpRequest) -> None:
+    """Header values are text: bytes that are not UTF-8 (which a server hands on as lone surrogates) are refused
+    before anything reads them as a user, a file name or a type."""
+    for name, value in req.headers.items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequestError(f"The {name} header is not valid UTF-8 text; send it as UTF-8.") from None
 
 
 def status_for(exc: TaggingError) -> int:
@@ -210,8 +229,9 @@ def page_response(req: func.HttpRequest) -> func.HttpResponse:
     requested = req.route_params.get("path") or ""
     path = urlsplit(req.url).path
     if not requested and not path.endswith("/"):
-        # Relative links in the page need the trailing slash.
-        return func.HttpResponse(status_code=308, headers={"Location": path + "/"})
+        # Relative links in the page need the trailing slash. The redirect is relative too ("app/" from .../app):
+        # a Location built from the request's path could start with "//" and send the browser to another host.
+        return func.HttpResponse(status_code=308, headers={"Location": path.rsplit("/", 1)[-1] + "/"})
     entry = PAGE_FILES.get(requested)
     if entry is None:
         return error_response(404, "not_found", "No such page file.")

@@ -17,7 +17,7 @@ from tagging.model import ImageRecord, UploadJob
 from tagging.ports import Ports
 from tagging.services.images import job_blob, pending, timestamp
 from tagging.taggers import TaggerInput, merge, run_taggers
-from tagging.tags import MAX_AUTOMATIC_TAGS, with_edits
+from tagging.tags import MAX_AUTOMATIC_TAGS, addressable, with_edits
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
     # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
     ports.thumbnails.save(ref.thumbnail, preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
     extra = run_taggers(ports.taggers, TaggerInput(ref.image_id, data, job.content_type, result, preview))
-    tags = with_edits(merge(result.tags, extra, limit=MAX_AUTOMATIC_TAGS), job.user_tags, job.removed_tags)
+    automatic = addressable(merge(result.tags, extra, limit=MAX_AUTOMATIC_TAGS))
+    tags = with_edits(automatic, job.user_tags, job.removed_tags)
     done = replace(
         untagged,
         status="done",

@@ -12,6 +12,7 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -103,3 +104,11 @@ def test_a_png_typed_as_jpeg_is_stored_and_served_as_png(stack: Stack) -> None:
     image_id = response.json()["id"]
     assert stack.settled(image_id, who)["format"] == "png"
     assert stack.call("GET", f"/api/images/{image_id}/content", who).headers["content-type"] == "image/png"
+
+
+def test_a_header_of_bytes_that_are_not_utf8_is_a_clear_400(stack: Stack) -> None:
+    response = httpx.get(f"{stack.url}/api/images", headers={"X-MS-CLIENT-PRINCIPAL-ID": b"\xff\xfeme"}, timeout=30)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert response.headers["x-content-type-options"] == "nosniff"

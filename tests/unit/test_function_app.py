@@ -301,3 +301,36 @@ def test_the_poison_function_never_fails_for_a_reason_a_retry_cannot_fix(ports: 
     function_app.record_failure(QueueMessage(id="p3", body=job.value, dequeue_count=1), failed)
 
     assert failed.value is None
+
+
+def test_every_answer_says_nosniff(ports: Ports) -> None:
+    """Browsers must never guess a type: JSON errors, images and redirects alike carry nosniff."""
+    accepted, job = post(image_bytes("PNG", (30, 20)), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+    image_id = body_of(accepted)["id"]
+    run_worker(job.value, ports)
+    page = func.HttpRequest("GET", "http://localhost/api/app", headers={}, route_params={}, body=b"")
+    alice, of = {"X-MS-CLIENT-PRINCIPAL-ID": "alice"}, {"id": image_id}
+    delete = func.HttpRequest("DELETE", "http://localhost/", headers=alice, route_params=of, body=b"")
+    answers = [
+        accepted,
+        post(b"", alice)[0],
+        get(image_id),
+        get(image_id, user=None),
+        function_app.web_page(page),
+        function_app.delete_image(delete),
+    ]
+    assert [answer.status_code for answer in answers] == [202, 400, 200, 401, 308, 204]
+    assert all(answer.headers.get("x-content-type-options") == "nosniff" for answer in answers)
+
+
+def test_the_page_redirects_relatively_never_to_another_host(ports: Ports) -> None:
+    request = func.HttpRequest("GET", "http://localhost//evil.example/api/app", headers={}, route_params={}, body=b"")
+    assert function_app.web_page(request).headers["location"] == "app/"
+
+
+def test_a_header_that_is_not_utf8_is_a_400_not_a_crash(ports: Ports) -> None:
+    """A server hands bytes that are not UTF-8 on as lone surrogates (Python's surrogateescape)."""
+    response, job = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "al\udcffice"})
+    assert response.status_code == 400
+    assert "x-ms-client-principal-id header is not valid utf-8" in body_of(response)["error"]["message"].lower()
+    assert job.value is None

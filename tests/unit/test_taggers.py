@@ -11,6 +11,7 @@ from tagging.analysis import analyse
 from tagging.model import Tag
 from tagging.services import upload, worker
 from tagging.taggers import AzureVisionTagger, TaggerInput, merge, run_taggers
+from tagging.tags import MAX_TAG_CHARS, addressable
 from tests.fakes import FakeCatalog, fake_ports
 from tests.images import image_bytes
 from tests.unit.vision_stub import VisionStub
@@ -139,3 +140,13 @@ def test_a_vision_service_that_hangs_costs_seconds_then_the_image_keeps_its_buil
     assert {tag.source for tag in record.tags} == {"analysis"}
     assert "azure-vision failed" in caplog.text
     assert waited < 4, "the tagger waited for the service instead of giving up"
+
+
+def test_automatic_tags_are_cut_to_what_an_owner_can_address() -> None:
+    long_camera = Tag("camera:" + "very-long-model-name-" * 10, 1.0, "analysis")
+    unaddressable = [Tag("a/b", 0.9, "azure-vision"), Tag("..", 0.9, "azure-vision")]
+
+    kept = addressable([long_camera, *unaddressable, Tag("dog", 0.8, "azure-vision")])
+
+    assert [tag.name for tag in kept] == [long_camera.name[:64].rstrip("-"), "dog"]
+    assert all(len(tag.name) <= MAX_TAG_CHARS for tag in kept)
