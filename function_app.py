@@ -10,11 +10,12 @@ import azure.functions as func
 from tagging.bootstrap import ports
 from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
-from tagging.identity import PRINCIPAL_HEADER
 from tagging.model import ImageRecord
+from tagging.ports import Ports
 from tagging.services import library, upload, worker
 from tagging.web import (
     body_of,
+    caller_id,
     file_response,
     filename_from,
     handle,
@@ -41,10 +42,10 @@ def web_page(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="images", methods=["POST"])
 @app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
 def upload_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
         accepted = upload.accept_upload(
-            ports(),
-            user_id=req.headers.get(PRINCIPAL_HEADER),
+            p,
+            user_id=user,
             data=body_of(req),
             declared_type=req.headers.get("content-type"),
             declared_length=req.headers.get("content-length"),
@@ -59,73 +60,55 @@ def upload_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpRespon
             headers={"Location": f"/api/images/{record.image_id}"},
         )
 
-    return handle(req, action)
+    return _api(req, action)
 
 
 @app.route(route="images/{id}", methods=["GET"])
 def get_image(req: func.HttpRequest) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
-        record = library.get_image(
-            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
-        )
-        return json_response(record_view(record))
-
-    return handle(req, action)
+    return _api(req, lambda p, user: json_response(record_view(library.get_image(p, user_id=user, image_id=_id(req)))))
 
 
 @app.route(route="images", methods=["GET"])
 def list_images(req: func.HttpRequest) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
         page = library.list_images(
-            ports(),
-            user_id=req.headers.get(PRINCIPAL_HEADER),
+            p,
+            user_id=user,
             tags=query_values(req, "tag"),
             limit=req.params.get("limit"),
             continuation=req.params.get("continuation"),
         )
         return json_response({"items": [item_view(item) for item in page.items], "continuation": page.continuation})
 
-    return handle(req, action)
+    return _api(req, action)
 
 
 @app.route(route="tags", methods=["GET"])
 def list_tags(req: func.HttpRequest) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
-        counts = library.tag_counts(ports(), user_id=req.headers.get(PRINCIPAL_HEADER))
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
+        counts = library.tag_counts(p, user_id=user)
         return json_response({"tags": [{"name": name, "count": count} for name, count in counts]})
 
-    return handle(req, action)
+    return _api(req, action)
 
 
 @app.route(route="images/{id}/thumbnail", methods=["GET"])
 def get_thumbnail(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(
-        req,
-        lambda: file_response(
-            req,
-            library.thumbnail(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
-        ),
-    )
+    return _api(req, lambda p, user: file_response(req, library.thumbnail(p, user_id=user, image_id=_id(req))))
 
 
 @app.route(route="images/{id}/content", methods=["GET"])
 def get_content(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(
-        req,
-        lambda: file_response(
-            req,
-            library.content(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")),
-        ),
-    )
+    return _api(req, lambda p, user: file_response(req, library.content(p, user_id=user, image_id=_id(req))))
 
 
 @app.route(route="images/{id}", methods=["DELETE"])
 def delete_image(req: func.HttpRequest) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
-        library.delete_image(ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"))
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
+        library.delete_image(p, user_id=user, image_id=_id(req))
         return func.HttpResponse(status_code=204)
 
-    return handle(req, action)
+    return _api(req, action)
 
 
 @app.route(route="images/{id}/tags/{name}", methods=["PUT"])
@@ -139,29 +122,39 @@ def delete_tag(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _change_tag(req: func.HttpRequest, change: Callable[..., ImageRecord]) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
-        record = change(
-            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id"), name=route_tag(req)
-        )
-        return json_response(record_view(record))
-
-    return handle(req, action)
+    return _api(
+        req,
+        lambda p, user: json_response(record_view(change(p, user_id=user, image_id=_id(req), name=route_tag(req)))),
+    )
 
 
 @app.route(route="images/{id}/retry", methods=["POST"])
 @app.queue_output(arg_name="job", queue_name=JOBS_QUEUE, connection=CONNECTION)
 def retry_image(req: func.HttpRequest, job: func.Out[bytes]) -> func.HttpResponse:
-    def action() -> func.HttpResponse:
-        retry = library.retry_image(
-            ports(), user_id=req.headers.get(PRINCIPAL_HEADER), image_id=req.route_params.get("id")
-        )
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
+        retry = library.retry_image(p, user_id=user, image_id=_id(req))
         job.set(retry.job.message())
         image_id = retry.record.image_id
         return json_response(
             {"id": image_id, "status": retry.record.status}, status=202, headers={"Location": f"/api/images/{image_id}"}
         )
 
-    return handle(req, action)
+    return _api(req, action)
+
+
+def _api(req: func.HttpRequest, action: Callable[[Ports, str | None], func.HttpResponse]) -> func.HttpResponse:
+    """An API call: the ports and the caller (as far as something vouches for them), then the action."""
+
+    def run() -> func.HttpResponse:
+        p = ports()
+        return action(p, caller_id(req, p.settings))
+
+    return handle(req, run)
+
+
+def _id(req: func.HttpRequest) -> str | None:
+    image_id: str | None = req.route_params.get("id")
+    return image_id
 
 
 @app.queue_trigger(arg_name="msg", queue_name=JOBS_QUEUE, connection=CONNECTION)

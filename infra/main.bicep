@@ -54,6 +54,9 @@ param visionKey string = ''
 @description('Client id of an Entra app registration: turns App Service Authentication on (unauthenticated requests get 401). Empty: off.')
 param authClientId string = ''
 
+@description('Trust the X-MS-CLIENT-PRINCIPAL-ID header without App Service Authentication: only for a back end that signs its users in itself and alone holds the function key. Off: without sign-in, every API call answers 401.')
+param trustIdentityHeader bool = false
+
 @description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID); used only with grantDeveloperAccess.')
 param principalId string = ''
 
@@ -159,6 +162,8 @@ module api 'app/api.bicep' = {
       // Sync functions share the worker's one thread pool. The queue functions hold at most 2 x (batchSize +
       // newBatchThreshold) = 24 threads (host.json), so HTTP keeps 8 wherever they share an instance.
       PYTHON_THREADPOOL_THREAD_COUNT: '32'
+      // Without sign-in the caller header is whatever a caller sends: the app accepts no one unless told to trust it.
+      TAGGING_TRUST_IDENTITY_HEADER: string(trustIdentityHeader)
       AZURE_VISION_ENDPOINT: visionEndpoint
       AZURE_VISION_KEY: visionKey
       AZURE_VISION_CLIENT_ID: identity.outputs.clientId

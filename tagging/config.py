@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 # The one named connection behind every binding and every SDK client the code builds. Locally it is a
 # connection string; in Azure it is identity-based (`ImageStorage__blobServiceUri`, `__credential`, ...).
@@ -27,6 +28,10 @@ VISION_ENDPOINT_SETTING = "AZURE_VISION_ENDPOINT"
 VISION_KEY_SETTING = "AZURE_VISION_KEY"
 VISION_CLIENT_ID_SETTING = "AZURE_VISION_CLIENT_ID"
 
+# Who vouches for the caller header (X-MS-CLIENT-PRINCIPAL-ID): see `caller_source`.
+TRUST_IDENTITY_HEADER_SETTING = "TAGGING_TRUST_IDENTITY_HEADER"
+CallerSource = Literal["platform", "header", "none"]
+
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -38,6 +43,7 @@ class Settings:
     vision_endpoint: str | None = None
     vision_key: str | None = field(default=None, repr=False)
     vision_client_id: str | None = None
+    callers: CallerSource = "header"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,7 +54,26 @@ class Settings:
             vision_endpoint=env.get(VISION_ENDPOINT_SETTING, "").strip() or None,
             vision_key=env.get(VISION_KEY_SETTING, "").strip() or None,
             vision_client_id=env.get(VISION_CLIENT_ID_SETTING, "").strip() or None,
+            callers=caller_source(env),
         )
+
+
+def caller_source(env: Mapping[str, str]) -> CallerSource:
+    """Who vouches for the caller header. `platform`: App Service Authentication, which sets it from a validated
+    token and replaces anything a client sent (Azure tells the app it is on with WEBSITE_AUTH_ENABLED=True).
+    `header`: the deployment's owner, who chose to trust it (TAGGING_TRUST_IDENTITY_HEADER=true: a back end that
+    authenticates its users itself), or a machine outside Azure. `none`: an Azure deployment with neither, where
+    the header is whatever a caller types, so no caller is accepted."""
+    if env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true":
+        return "platform"
+    trusted = env.get(TRUST_IDENTITY_HEADER_SETTING, "").strip().lower()
+    if trusted not in ("", "true", "false"):
+        raise ValueError(f"Setting {TRUST_IDENTITY_HEADER_SETTING} must be true or false, got {trusted!r}")
+    if trusted == "true":
+        return "header"
+    # In Azure (App Service sets WEBSITE_SITE_NAME) the header is trusted only when said so; elsewhere it is how a
+    # developer names the caller.
+    return "none" if trusted == "false" or env.get("WEBSITE_SITE_NAME") else "header"
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from tagging.config import TRUST_IDENTITY_HEADER_SETTING, Settings
 from tagging.errors import (
     ImageNotFoundError,
     ImageNotReadyError,
@@ -26,6 +27,7 @@ from tagging.errors import (
     UnsupportedMediaError,
     UploadTooLargeError,
 )
+from tagging.identity import PRINCIPAL_HEADER
 from tagging.model import ImageRecord, Item
 from tagging.ports import FetchedImage
 
@@ -170,6 +172,19 @@ def filename_from(req: func.HttpRequest) -> str | None:
     return header.get_filename()
 
 
+def caller_id(req: func.HttpRequest, settings: Settings) -> str | None:
+    """The caller's principal id, from the header only when something vouches for it (`config.caller_source`)."""
+    if settings.callers == "none":
+        raise UnauthenticatedError(
+            "This deployment accepts no caller: App Service Authentication is off, so the "
+            f"{PRINCIPAL_HEADER} header could be anyone's. Its owner can turn sign-in on (the authClientId "
+            "parameter), or choose to trust the header for a back end that signs its users in itself "
+            f"({TRUST_IDENTITY_HEADER_SETTING}=true, the trustIdentityHeader parameter)."
+        )
+    user: str | None = req.headers.get(PRINCIPAL_HEADER)
+    return user
+
+
 def body_of(req: func.HttpRequest) -> bytes:
     """The request body; a chunked one is refused, because in Azure it reaches the function empty (the host reads a
     body only when Content-Length is set: azure-functions-host, GrpcMessageConversionExtensions.cs `ToRpcHttp`)."""
@@ -232,6 +247,10 @@ def page_response(req: func.HttpRequest) -> func.HttpResponse:
         # Relative links in the page need the trailing slash. The redirect is relative too ("app/" from .../app):
         # a Location built from the request's path could start with "//" and send the browser to another host.
         return func.HttpResponse(status_code=308, headers={"Location": path.rsplit("/", 1)[-1] + "/"})
+    if requested == "identity.json":
+        # Who the page should ask for: a signed-in user, a typed name, or nobody (and why).
+        callers = Settings.from_env().callers
+        return json_response({"callers": callers}, headers={"Cache-Control": "no-cache"})
     entry = PAGE_FILES.get(requested)
     if entry is None:
         return error_response(404, "not_found", "No such page file.")

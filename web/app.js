@@ -30,21 +30,32 @@ function headers(extra = {}) {
 }
 
 // With App Service Authentication, /.auth/me answers 200 with the principal, or 401 to someone not signed in.
-// Without it (the local runner, Core Tools, authentication off) there is no /.auth: the user field applies.
+// Without it there is no /.auth, and the app says whom it accepts (identity.json): a typed user name (the local
+// runner, Core Tools, a deployment that trusts the header), or, in Azure with sign-in off, no one.
 async function detectSignIn() {
   let principals;
   try {
     const response = await fetch("/.auth/me", { credentials: "same-origin" });
     if (response.status === 401) return showAuth("signed-out");
-    if (!response.ok) return showAuth("local");
+    if (!response.ok) return showAuth(await withoutSignIn());
     principals = await response.json();
   } catch (_) {
-    return showAuth("local");
+    return showAuth(await withoutSignIn());
   }
-  if (!Array.isArray(principals)) return showAuth("local");
+  if (!Array.isArray(principals)) return showAuth(await withoutSignIn());
   const me = principals[0];
   $("signed-in-name").textContent = me?.user_id || "";
   return showAuth(me?.user_id ? "signed-in" : "signed-out");
+}
+
+async function withoutSignIn() {
+  try {
+    const response = await fetch("identity.json", { credentials: "same-origin" });
+    if (response.ok && (await response.json()).callers === "none") return "closed";
+  } catch (_) {
+    // an older app without identity.json: a typed name, as before
+  }
+  return "local";
 }
 
 function showAuth(mode) {
@@ -52,6 +63,7 @@ function showAuth(mode) {
   $("user-label").hidden = mode !== "local";
   $("signed-in").hidden = mode !== "signed-in";
   $("signed-out").hidden = mode !== "signed-out";
+  $("closed").hidden = mode !== "closed";
 }
 
 // The user name is remembered; the function key is a secret, kept for this tab's session only.
@@ -297,6 +309,7 @@ function listPage(continuation) {
 
 function canList() {
   if (state.auth === "signed-out") return "Sign in to see your images.";
+  if (state.auth === "closed") return "This deployment accepts no one until its owner turns sign-in on.";
   if (state.auth === "local" && !$("user").value.trim()) return "Enter a user name to see your images.";
   return null;
 }

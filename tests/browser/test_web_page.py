@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.images import PHOTOS, image_bytes, save, scene
-from tests.stack import MAX_UPLOAD_BYTES, Stack
+from tests.stack import MAX_UPLOAD_BYTES, Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -356,3 +356,25 @@ def test_the_page_is_served_with_a_strict_policy(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/api/app/app.js").headers["content-type"].startswith("text/javascript")
     assert httpx.get(f"{stack.url}/api/app/../host.json").status_code == 404
     assert httpx.get(f"{stack.url}/api/app/secret.txt").status_code == 404
+
+
+def test_a_deployment_that_trusts_no_caller_says_so_instead_of_asking_for_a_name(
+    azurite: Any, repo_root: Any, tmp_path: Any, browser: Any
+) -> None:
+    """In Azure with sign-in off (WEBSITE_SITE_NAME set, no WEBSITE_AUTH_ENABLED) there is no /.auth, and the app
+    accepts no caller: the page hides the name field, which could only be refused."""
+    from playwright.sync_api import expect
+
+    with running_stack(
+        azurite.connection_string, repo_root, tmp_path / "runner.log", env={"WEBSITE_SITE_NAME": "x"}
+    ) as closed:
+        page, errors = open_page(browser, user="typed-earlier")
+        listed: list[str] = []
+        page.on("request", lambda request: listed.append(request.url) if LISTING.search(request.url) else None)
+        page.goto(f"{closed.url}/api/app/")
+
+        expect(page.locator("#closed")).to_be_visible()
+        expect(page.get_by_label("User")).to_be_hidden()
+        expect(page.locator("#status")).to_have_text("This deployment accepts no one until its owner turns sign-in on.")
+        assert listed == []
+        assert errors == []

@@ -178,6 +178,17 @@ def test_the_worker_pool_in_azure_is_the_one_the_local_settings_use() -> None:
     assert app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"] == local["PYTHON_THREADPOOL_THREAD_COUNT"]
 
 
+def test_without_sign_in_the_app_trusts_no_caller_unless_the_deployer_says_so() -> None:
+    """The code refuses every caller in Azure without App Service Authentication unless TAGGING_TRUST_IDENTITY_HEADER
+    is true (tagging/config.py caller_source): a parameter that is off by default, and that azd maps."""
+    setting = app_settings()[config.TRUST_IDENTITY_HEADER_SETTING]
+    assert setting == {"function": {"type": "string", "parameters": {"value_to_convert": "trustIdentityHeader"}}}
+    parameter = template("main.bicep")["parameters"]["trustIdentityHeader"]
+    assert (parameter["type"], parameter["default"]) == ("bool", False)
+    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]["trustIdentityHeader"]
+    assert mapped["value"] == "${TRUST_IDENTITY_HEADER=false}"
+
+
 def test_application_insights_accepts_telemetry_only_from_the_apps_identity() -> None:
     insights = body(one_resource(template("app/monitoring.bicep"), "Microsoft.Insights/components"))
     assert insights["properties"]["DisableLocalAuth"] is True

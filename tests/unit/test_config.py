@@ -20,3 +20,26 @@ def test_settings_come_from_the_environment() -> None:
 def test_a_bad_setting_fails_early_naming_the_setting(value: str) -> None:
     with pytest.raises(ValueError, match="TAGGING_MAX_PIXELS must be a positive whole number"):
         Settings.from_env({"TAGGING_MAX_PIXELS": value})
+
+
+@pytest.mark.parametrize(
+    ("env", "callers"),
+    [
+        ({}, "header"),  # a developer's machine: the header names the caller
+        ({"WEBSITE_SITE_NAME": "app"}, "none"),  # Azure without sign-in: the header could be anyone's
+        ({"WEBSITE_SITE_NAME": "app", "WEBSITE_AUTH_ENABLED": "True"}, "platform"),
+        ({"WEBSITE_SITE_NAME": "app", "TAGGING_TRUST_IDENTITY_HEADER": "True"}, "header"),  # Bicep's string(true)
+        ({"WEBSITE_SITE_NAME": "app", "TAGGING_TRUST_IDENTITY_HEADER": "False"}, "none"),
+        ({"TAGGING_TRUST_IDENTITY_HEADER": "false"}, "none"),
+        ({"WEBSITE_AUTH_ENABLED": "true", "TAGGING_TRUST_IDENTITY_HEADER": "false"}, "platform"),
+    ],
+)
+def test_the_caller_header_is_trusted_only_when_something_vouches_for_it(env: dict[str, str], callers: str) -> None:
+    """App Service sets WEBSITE_AUTH_ENABLED=True when Authentication is on, and WEBSITE_SITE_NAME in every app
+    (learn.microsoft.com, app-service/reference-app-settings)."""
+    assert Settings.from_env(env).callers == callers
+
+
+def test_a_trust_setting_that_is_not_a_boolean_is_refused() -> None:
+    with pytest.raises(ValueError, match="TAGGING_TRUST_IDENTITY_HEADER must be true or false"):
+        Settings.from_env({"TAGGING_TRUST_IDENTITY_HEADER": "yes"})

@@ -334,3 +334,18 @@ def test_a_header_that_is_not_utf8_is_a_400_not_a_crash(ports: Ports) -> None:
     assert response.status_code == 400
     assert "x-ms-client-principal-id header is not valid utf-8" in body_of(response)["error"]["message"].lower()
     assert job.value is None
+
+
+def test_without_anyone_vouching_for_the_caller_every_api_call_is_a_401_that_says_why() -> None:
+    bootstrap.use(fake_ports(Settings(callers="none")))
+    try:
+        response, job = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})
+        listed = function_app.list_images(
+            func.HttpRequest("GET", "http://localhost/api/images", headers={"X-MS-CLIENT-PRINCIPAL-ID": "a"}, body=b"")
+        )
+    finally:
+        bootstrap.use(None)
+    for answer in (response, listed):
+        assert answer.status_code == 401
+        assert "App Service Authentication is off" in body_of(answer)["error"]["message"]
+    assert job.value is None
