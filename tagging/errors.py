@@ -84,6 +84,12 @@ class ImageTooLargeError(InvalidImageError):
     code = "image_too_large"
 
 
+class ImageTooComplexError(InvalidImageError):
+    """A file whose structure would cost far more to decode than any photo: refused before decoding."""
+
+    code = "image_too_complex"
+
+
 class MalformedJobError(TaggingError):
     """A queue message that is not a job this version understands: retrying cannot help."""
 

@@ -17,6 +17,7 @@ from tagging.config import TRUST_IDENTITY_HEADER_SETTING, Settings
 from tagging.errors import (
     ImageNotFoundError,
     ImageNotReadyError,
+    ImageTooComplexError,
     ImageTooLargeError,
     InvalidImageError,
     InvalidRequestError,
@@ -43,6 +44,7 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     StorageUnavailableError: 503,
     UploadTooLargeError: 413,
     ImageTooLargeError: 413,
+    ImageTooComplexError: 422,
     UnsupportedMediaError: 415,
     LengthRequiredError: 411,
 }

@@ -13,6 +13,7 @@ from PIL import Image
 from tagging import memory
 from tagging.analysis.exif import ORIENTATION, metadata
 from tagging.analysis.opening import ACCEPTED, DECODE_ERRORS, opened
+from tagging.analysis.structure import Structure
 from tagging.errors import InvalidImageError
 from tagging.model import PhotoMetadata
 
@@ -44,7 +45,8 @@ class Decoded:
 
 def decode(data: bytes, max_pixels: int) -> Decoded:
     """Open, check and decode the first frame at the smallest useful scale, EXIF orientation applied."""
-    with opened(data, max_pixels) as image:
+    with opened(data, max_pixels) as found:
+        image = found.image
         name, _ = ACCEPTED[image.format or ""]
         try:
             mode = image.mode
@@ -52,8 +54,7 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
             image.draft("RGB", draft_size(width, height))
             budget = max_pixels * _MAX_BYTES_PER_PIXEL
             with memory.decode_budget.reserve(decode_cost(image, width, height), budget):
-                # An MPO's second picture is the camera's preview of the first, not a frame of an animation.
-                frames = 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
+                frames = _frames(image, found.structure)
                 # Inside the reservation: a PNG's EXIF may follow its pixels, so reading it decodes them.
                 exif = image.getexif()
                 read = metadata(exif)
@@ -96,6 +97,16 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
+def _frames(image: Image.Image, structure: Structure) -> int:
+    """Frames (or pages) as the structure walk counted them; Pillow's own count, where the walk counts none, is
+    cheap for those formats (AVIF, HEIF, BMP)."""
+    if image.format == "MPO":
+        return 1  # the second picture is the camera's preview of the first, not a frame of an animation
+    if structure.frames is not None:
+        return structure.frames
+    return int(getattr(image, "n_frames", 1))
 
 
 def draft_size(width: int, height: int) -> tuple[int, int]:

@@ -16,6 +16,14 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.hostile import (
+    gif_extension_flood,
+    jpeg_marker_flood,
+    png_chunk_flood,
+    progressive_jpeg,
+    tiff_page_chain,
+    webp_chunk_flood,
+)
 from tests.images import (
     animated_gif,
     black_png,
@@ -59,6 +67,13 @@ CORPUS: dict[str, tuple[bytes, set[str]]] = {
     "pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n", {"415"}),
     "html": (b"<!doctype html><script>alert(1)</script>", {"415"}),
     "png sent as image/jpeg named x.jpg": (image_bytes("PNG", (20, 20)), {"done"}),
+    # Files whose structure would cost far more to decode than any photo (tests/hostile.py): refused at upload.
+    "progressive jpeg of 150 scans of 16 MP": (progressive_jpeg(4000, scans=150), {"422"}),
+    "jpeg of 450,000 empty marker segments": (jpeg_marker_flood(1_800_000), {"422"}),
+    "tiff chain of 15,000 pages": (tiff_page_chain(15_000), {"422"}),
+    "png of 100,000 text chunks": (png_chunk_flood(100_000), {"422"}),
+    "gif of 600,000 comments before its picture": (gif_extension_flood(600_000), {"422"}),
+    "webp of 200,000 chunks": (webp_chunk_flood(200_000), {"422"}),
 }
 
 
