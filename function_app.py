@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 
 import azure.functions as func
@@ -169,7 +170,8 @@ def tag_image(msg: func.QueueMessage, record: func.Out[bytes], poison: func.Out[
         poison.set(msg.get_body())
         return
     p = ports()
-    result = worker.tag_image(p, job)
+    # The message id names this delivery and its retries; a duplicate job arrives as another message.
+    result = worker.tag_image(p, job, claimant=msg.id or str(uuid.uuid4()))
     if result is not None:
         record.set(p.records.binding_value(result))
 

@@ -51,6 +51,9 @@ param visionEndpoint string = ''
 @description('Azure AI Vision key, only if the resource does not accept the app\'s identity. Prefer the identity.')
 param visionKey string = ''
 
+@description('Seconds after its last analysis before an owner may have an image analysed again (TAGGING_RETRY_INTERVAL_SECONDS; the code\'s default).')
+param retryIntervalSeconds int = 30
+
 @description('Client id of an Entra app registration: turns App Service Authentication on (unauthenticated requests get 401). Empty: off.')
 param authClientId string = ''
 
@@ -159,6 +162,7 @@ module api 'app/api.bicep' = {
       // says what the limit is.
       FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(maxUploadBytes + requestBodyHeadroomBytes)
       TAGGING_MAX_PIXELS: string(maxPixels)
+      TAGGING_RETRY_INTERVAL_SECONDS: string(retryIntervalSeconds)
       // Sync functions share the worker's one thread pool. The queue functions hold at most 2 x (batchSize +
       // newBatchThreshold) = 24 threads (host.json), so HTTP keeps 8 wherever they share an instance.
       PYTHON_THREADPOOL_THREAD_COUNT: '32'

@@ -23,6 +23,8 @@ RECORDS_TABLE = "ImageTags"
 
 MAX_UPLOAD_BYTES_SETTING = "TAGGING_MAX_UPLOAD_BYTES"
 MAX_PIXELS_SETTING = "TAGGING_MAX_PIXELS"
+# How long after its last analysis an owner may have an image analysed again: each retry costs a whole analysis.
+RETRY_INTERVAL_SETTING = "TAGGING_RETRY_INTERVAL_SECONDS"
 # Azure AI Vision tagging is on when an endpoint is set; without a key it signs in with the app's identity.
 VISION_ENDPOINT_SETTING = "AZURE_VISION_ENDPOINT"
 VISION_KEY_SETTING = "AZURE_VISION_KEY"
@@ -34,12 +36,14 @@ CallerSource = Literal["platform", "header", "none"]
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
+DEFAULT_RETRY_INTERVAL_SECONDS = 30
 
 
 @dataclass(frozen=True)
 class Settings:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    retry_interval_seconds: int = DEFAULT_RETRY_INTERVAL_SECONDS
     vision_endpoint: str | None = None
     vision_key: str | None = field(default=None, repr=False)
     vision_client_id: str | None = None
@@ -51,6 +55,7 @@ class Settings:
         return cls(
             max_upload_bytes=_positive_int(env, MAX_UPLOAD_BYTES_SETTING, DEFAULT_MAX_UPLOAD_BYTES),
             max_pixels=_positive_int(env, MAX_PIXELS_SETTING, DEFAULT_MAX_PIXELS),
+            retry_interval_seconds=_whole_number(env, RETRY_INTERVAL_SETTING, DEFAULT_RETRY_INTERVAL_SECONDS),
             vision_endpoint=env.get(VISION_ENDPOINT_SETTING, "").strip() or None,
             vision_key=env.get(VISION_KEY_SETTING, "").strip() or None,
             vision_client_id=env.get(VISION_CLIENT_ID_SETTING, "").strip() or None,
@@ -74,6 +79,15 @@ def caller_source(env: Mapping[str, str]) -> CallerSource:
     # In Azure (App Service sets WEBSITE_SITE_NAME) the header is trusted only when said so; elsewhere it is how a
     # developer names the caller.
     return "none" if trusted == "false" or env.get("WEBSITE_SITE_NAME") else "header"
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise ValueError(f"Setting {name} must be a whole number of seconds, got {raw!r}")
+    return int(raw)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

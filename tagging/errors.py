@@ -66,6 +66,16 @@ class ImageNotReadyError(TaggingError):
         return cls("The image is still being tagged; change its tags once it is done.")
 
 
+class RetryTooSoonError(TaggingError):
+    """An image tagged moments ago asked to be tagged again: each image is analysed at most once a minute."""
+
+    code = "retry_too_soon"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StorageUnavailableError(TaggingError):
     """Storage cannot be reached right now: the request is safe to repeat in a moment."""
 

@@ -46,6 +46,15 @@ IndexResult = Literal["added", "exists", "deleted"]
 
 
 @dataclass(frozen=True)
+class Claim:
+    """The answer to a claim on an image's analysis. `claimed`: this claimant may analyse it (`token` proves it to
+    `index`); `held`: another claimant's live claim; `indexed`: done already; `deleted`: deleted meanwhile."""
+
+    state: Literal["claimed", "held", "indexed", "deleted"]
+    token: str | None = None
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[Item]
     # Hands the next page out while more may remain; opaque to all but the catalog that made it.
@@ -61,10 +70,18 @@ class Catalog(Protocol):
     def binding_value(self, record: ImageRecord) -> bytes:
         """The record as the worker hands it to the Table output binding, which inserts it as this catalog's entity."""
 
-    def index(self, record: ImageRecord) -> IndexResult:
-        """Add the listing, tag and count rows of a processed image, all or nothing.
+    def claim(self, user_key: str, image_id: str, claimant: str, *, now: str, until: str) -> Claim:
+        """Claim the analysis of an image from `now` until `until` (UTC times as `model.format_timestamp` writes
+        them), so that duplicate jobs do not decode it again.
 
-        `exists` when it was indexed already (a redelivered job), `deleted` when it was deleted meanwhile.
+        A claim that has expired, or that is the same claimant's (a retried delivery of one message), is taken over.
+        """
+
+    def index(self, record: ImageRecord, claim: Claim | None = None) -> IndexResult:
+        """Add the listing, tag and count rows of a processed image, all or nothing, ending any claim on it.
+
+        `exists` when it was indexed already (a redelivered job) or another claimant took over an expired claim,
+        `deleted` when it was deleted meanwhile.
         """
 
     def forget(self, record: ImageRecord) -> None:

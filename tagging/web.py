@@ -22,6 +22,7 @@ from tagging.errors import (
     InvalidImageError,
     InvalidRequestError,
     LengthRequiredError,
+    RetryTooSoonError,
     StorageUnavailableError,
     TaggingError,
     UnauthenticatedError,
@@ -47,6 +48,7 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     ImageTooComplexError: 422,
     UnsupportedMediaError: 415,
     LengthRequiredError: 411,
+    RetryTooSoonError: 429,
 }
 
 
@@ -111,12 +113,14 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
 RETRY_AFTER_SECONDS = 5
 
 
-def error_response(status: int, code: str, message: str) -> func.HttpResponse:
+def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> func.HttpResponse:
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="image-tagging"'
     if status == 503:
-        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        retry_after = RETRY_AFTER_SECONDS
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
@@ -134,7 +138,7 @@ def _answer(req: func.HttpRequest, action: Callable[[], func.HttpResponse]) -> f
         _check_headers(req)
         return action()
     except TaggingError as exc:
-        return error_response(status_for(exc), exc.code, str(exc))
+        return error_response(status_for(exc), exc.code, str(exc), getattr(exc, "retry_after", None))
     except Exception as exc:
         # Imported here, on the error path only: indexing the app must not load the storage SDKs.
         from tagging.storage import unreachable

@@ -10,7 +10,7 @@ from tagging import tags as tag_rules
 from tagging.config import Settings
 from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.model import ImageRecord, Tag
-from tagging.ports import Catalog, FetchedImage, ImageStore, IndexResult, Page, Ports, StoredImage
+from tagging.ports import Catalog, Claim, FetchedImage, ImageStore, IndexResult, Page, Ports, StoredImage
 from tagging.storage import layout
 from tagging.storage.entities import binding_value, item_from_row, record_entity, record_from_entity
 from tagging.taggers import Tagger
@@ -54,6 +54,8 @@ class FakeCatalog(Catalog):
     def __init__(self) -> None:
         self.entities: dict[tuple[str, str], dict[str, object]] = {}
         self.manifests: dict[tuple[str, str], ImageRecord | None] = {}  # None: a tombstone
+        self.claims: dict[tuple[str, str], tuple[str, str, str]] = {}  # claimant, until, token
+        self._versions = 0
 
     def insert(self, value: bytes | ImageRecord) -> None:
         """What the Table output binding does with the worker's value: insert only."""
@@ -70,14 +72,30 @@ class FakeCatalog(Catalog):
     def binding_value(self, record: ImageRecord) -> bytes:
         return binding_value(record)
 
-    def index(self, record: ImageRecord) -> IndexResult:
+    def claim(self, user_key: str, image_id: str, claimant: str, *, now: str, until: str) -> Claim:
+        key = (user_key, image_id)
+        if key in self.manifests:
+            return Claim("indexed") if self.manifests[key] is not None else Claim("deleted")
+        held = self.claims.get(key)
+        if held is not None and held[0] != claimant and held[1] > now:
+            return Claim("held")
+        self._versions += 1
+        self.claims[key] = (claimant, until, str(self._versions))
+        return Claim("claimed", str(self._versions))
+
+    def index(self, record: ImageRecord, claim: Claim | None = None) -> IndexResult:
         key = (record.user_key, record.image_id)
         if key in self.manifests:
             return "exists" if self.manifests[key] is not None else "deleted"
+        held = self.claims.get(key)
+        if claim is not None and held is not None and held[2] != claim.token:
+            return "exists"  # another claimant took over: it will index
+        self.claims.pop(key, None)
         self.manifests[key] = record
         return "added"
 
     def forget(self, record: ImageRecord) -> None:
+        self.claims.pop((record.user_key, record.image_id), None)
         self.manifests[(record.user_key, record.image_id)] = None
         self.entities[(record.user_key, record.image_id)] = record_entity(replace(record, status="deleted"))
 

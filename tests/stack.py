@@ -78,6 +78,8 @@ def running_stack(
         "ImageStorage": connection_string,
         "AzureWebJobsStorage": connection_string,
         "TAGGING_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        # Tests tag an image afresh right after tagging it; the interval itself is tested on the function bodies.
+        "TAGGING_RETRY_INTERVAL_SECONDS": "0",
         **(env or {}),
     }
     with runner_process(repo_root, log, settings, *args) as runner:

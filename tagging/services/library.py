@@ -4,14 +4,15 @@ tag them again, fetch their files and delete them. Every lookup is within the ca
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from tagging.errors import ImageNotFoundError, ImageNotReadyError, InvalidRequestError
+from tagging.errors import ImageNotFoundError, ImageNotReadyError, InvalidRequestError, RetryTooSoonError
 from tagging.identity import caller, user_key
-from tagging.model import ImageRecord, Tag, UploadJob
+from tagging.model import ImageRecord, Tag, UploadJob, parse_timestamp
 from tagging.ports import FetchedImage, Page, Ports
 from tagging.services.images import caller_ref, job_for, owned_image, timestamp
 from tagging.tags import USER_SOURCE, normalise_tag
@@ -65,18 +66,31 @@ class Retry:
 
 
 def retry_image(ports: Ports, *, user_id: str | None, image_id: str | None) -> Retry:
-    """Queue an image for tagging again: a failed one, a pending one whose job may have been lost, or a tagged
-    one to be analysed afresh (by a new tagger, say). Its owner's tags and removals are kept."""
+    """Queue an image for tagging again: a failed one, or a tagged one to be analysed afresh (by a new tagger,
+    say) at most once in the retry interval (TAGGING_RETRY_INTERVAL_SECONDS). Its owner's tags and removals are
+    kept; a pending image has nothing to retry (409)."""
     record = owned_image(ports, user_id, image_id)
-    job = job_for(caller(user_id).id, record)
-    if record.status != "pending":
-        # Record and index rows go in one transaction: the Table output binding can then insert the new record.
-        ports.records.reset(record)
-        record = replace(
-            record, status="pending", tags=(), removed_tags=(), tagged_at=None, error=None, thumbnail=False
+    if record.status == "pending":
+        # Its job is queued or running: another would only analyse it twice.
+        raise ImageNotReadyError(
+            "The image is being tagged: there is nothing to retry yet. If it stays pending for minutes, upload the "
+            "same file again, which sends its job again."
         )
+    interval = timedelta(seconds=ports.settings.retry_interval_seconds)
+    waited = datetime.now(UTC) - (parse_timestamp(record.tagged_at or "") or datetime.min.replace(tzinfo=UTC))
+    if record.status == "done" and waited < interval:  # a failed image may be retried at once
+        seconds = math.ceil((interval - waited).total_seconds())
+        raise RetryTooSoonError(
+            f"The image was tagged {int(waited.total_seconds())} s ago, and is analysed at most once in "
+            f"{interval.seconds} s; retry it in {seconds} s.",
+            retry_after=seconds,
+        )
+    job = job_for(caller(user_id).id, record)
+    # Record and index rows go in one transaction: the Table output binding can then insert the new record.
+    ports.records.reset(record)
     logger.info("Image %s queued again", record.image_id)
-    return Retry(record, job)
+    pending = replace(record, status="pending", tags=(), removed_tags=(), tagged_at=None, error=None, thumbnail=False)
+    return Retry(pending, job)
 
 
 def delete_image(ports: Ports, *, user_id: str | None, image_id: str | None, now: datetime | None = None) -> None:

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from tagging import analysis
 from tagging.errors import ImageNotFoundError, InvalidImageError, MalformedJobError, TaggingError, UnsupportedMediaError
 from tagging.identity import checked_image_id, user_key
 from tagging.model import ImageRecord, UploadJob
-from tagging.ports import Ports
+from tagging.ports import Claim, Ports
 from tagging.services.images import job_blob, pending, timestamp
 from tagging.taggers import TaggerInput, merge, run_taggers
 from tagging.tags import MAX_AUTOMATIC_TAGS, addressable, with_edits
 
 logger = logging.getLogger(__name__)
+
+# How long a claim on an image's analysis stands: far longer than an analysis takes; a worker that died holding
+# one is taken over by its own message's next delivery (the same claimant) at once, by any other job after this.
+CLAIM_LEASE = timedelta(minutes=10)
+_CLAIM_STATES = {"held": "being tagged by another worker", "deleted": "deleted"}
 
 
 def parse_job(body: str | bytes) -> UploadJob:
@@ -37,11 +42,23 @@ def parse_job(body: str | bytes) -> UploadJob:
     return job
 
 
-def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> ImageRecord | None:
-    """The record to write for a job: tagged, or failed with the reason when its bytes cannot be decoded."""
+def tag_image(ports: Ports, job: UploadJob, *, claimant: str, now: datetime | None = None) -> ImageRecord | None:
+    """The record to write for a job: tagged, or failed with the reason when its bytes cannot be decoded.
+
+    The analysis is claimed first, so that a duplicate job (an upload sent again, a redelivery) does not decode
+    the image while another worker does; `claimant` names the delivery (the message id, the same on its retries).
+    """
     ref = job.ref
     if not _needs_record(ports, job):
         return None
+    started = now or datetime.now(UTC)
+    claim = ports.records.claim(
+        ref.user_key, ref.image_id, claimant, now=timestamp(started), until=timestamp(started + CLAIM_LEASE)
+    )
+    if claim.state in ("held", "deleted"):
+        logger.info("Image %s is %s; duplicate job ignored", ref.image_id, _CLAIM_STATES[claim.state])
+        return None
+    # `indexed` with no record: a worker indexed it and died before its record was written; this job writes it.
     try:
         data = ports.images.read(ref.blob)
     except ImageNotFoundError:
@@ -66,7 +83,7 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
         # Permanent: the same bytes fail the same way on every retry, so record why instead of retrying.
         logger.warning("Image %s cannot be tagged: %s", ref.image_id, exc)
         failed = replace(untagged, status="failed", tagged_at=timestamp(now), error=str(exc))
-        return failed if _indexed(ports, failed) else None
+        return failed if _indexed(ports, failed, claim) else None
     preview = analysis.thumbnail(decoded)
     # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
     ports.thumbnails.save(ref.thumbnail, preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
@@ -87,7 +104,7 @@ def tag_image(ports: Ports, job: UploadJob, *, now: datetime | None = None) -> I
         thumbnail=True,
         tagged_at=timestamp(now),
     )
-    if not _indexed(ports, done):
+    if not _indexed(ports, done, claim):
         ports.thumbnails.delete(ref.thumbnail)
         return None
     logger.info("Image %s tagged: %s", ref.image_id, ", ".join(tag.name for tag in tags))
@@ -135,9 +152,13 @@ def _uploaded_again(ports: Ports, tombstone: ImageRecord) -> bool:
     return stored is not None and stored.etag != tombstone.deleted_etag
 
 
-def _indexed(ports: Ports, record: ImageRecord) -> bool:
-    """Index the record; False when the image was deleted meanwhile and nothing more must be written."""
-    if ports.records.index(record) == "deleted":
+def _indexed(ports: Ports, record: ImageRecord, claim: Claim | None = None) -> bool:
+    """Index the record; False when nothing more must be written: the image was deleted meanwhile, or another
+    worker took over the claim (and writes the record itself)."""
+    result = ports.records.index(record, claim)
+    if result == "deleted":
         logger.info("Image %s was deleted while it was being tagged; dropping the result", record.image_id)
+    elif result == "exists" and claim is not None:
+        logger.info("Image %s was claimed by another worker meanwhile; it writes the record", record.image_id)
         return False
-    return True
+    return result != "deleted"

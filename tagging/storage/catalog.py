@@ -19,7 +19,7 @@ from azure.data.tables import TableServiceClient, TableTransactionError, UpdateM
 from tagging import tags as tag_rules
 from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.model import ImageRecord, Tag, compact_json
-from tagging.ports import IndexResult, Page
+from tagging.ports import Claim, IndexResult, Page
 from tagging.storage import layout, search
 from tagging.storage.entities import EntityReader, binding_value, record_entity, record_from_entity
 from tagging.storage.partition import Operation, Rows, count_of, if_unchanged, is_tombstone
@@ -40,18 +40,56 @@ class TableCatalog:
 
     # -- the index -------------------------------------------------------------------------------------------
 
-    def index(self, record: ImageRecord) -> IndexResult:
+    def claim(self, user_key: str, image_id: str, claimant: str, *, now: str, until: str) -> Claim:
+        # The claim is the image's manifest row before it lists any rows: `index` turns it into the manifest, and a
+        # delete into a tombstone, each guarded by its ETag, so no extra row ever needs cleaning up.
+        key = layout.manifest_key(image_id)
+        claimed = {"PartitionKey": user_key, "RowKey": key, "claimant": claimant, "claimed_until": until}
+
+        def attempt() -> Claim:
+            manifest = self._rows.entity(user_key, key)
+            if manifest is None:
+                (answer,) = self._rows.submit([("create", claimed)])
+                return Claim("claimed", str(answer["etag"]))
+            if is_tombstone(manifest):
+                return Claim("deleted")
+            held = EntityReader(manifest)
+            if held.text("rows") is not None:
+                return Claim("indexed")
+            if held.text("claimant") != claimant and (held.timestamp("claimed_until") or "") > now:
+                return Claim("held")
+            (answer,) = self._rows.submit([("update", claimed, if_unchanged(manifest, UpdateMode.REPLACE))])
+            return Claim("claimed", str(answer["etag"]))
+
+        return self._rows.settle(image_id, attempt)
+
+    def index(self, record: ImageRecord, claim: Claim | None = None) -> IndexResult:
+        token = claim.token if claim is not None and claim.state == "claimed" else None
+
         def attempt() -> IndexResult:
+            nonlocal token
             manifest, rows, tags = _manifest(record)
-            ops: list[Operation] = [("create", manifest), *(("create", _row(record, key)) for key in rows)]
+            first: Operation = ("create", manifest)
+            if token is not None:  # the claim becomes the manifest, if it is still the one this worker holds
+                options = {"mode": UpdateMode.REPLACE, "etag": token, "match_condition": MatchConditions.IfNotModified}
+                first = ("update", manifest, options)
+            ops: list[Operation] = [first, *(("create", _row(record, key)) for key in rows)]
             ops += self._count_changes(record.user_key, record.image_id, dict.fromkeys(tags, +1))
             try:
                 self._rows.submit(ops)
             except TableTransactionError as exc:
-                if getattr(exc, "index", None) != 0 or getattr(exc, "error_code", "") != "EntityAlreadyExists":
+                if getattr(exc, "index", None) != 0:
                     raise
                 existing = self._rows.entity(record.user_key, layout.manifest_key(record.image_id))
-                return "deleted" if existing is not None and is_tombstone(existing) else "exists"
+                if existing is not None and is_tombstone(existing):
+                    return "deleted"
+                if existing is not None and EntityReader(existing).text("rows") is not None:
+                    return "exists"
+                if claim is not None and existing is not None:
+                    return "exists"  # another claimant took over this worker's expired claim: it will index
+                # No claim of ours: a claim left by a worker that never finished, taken over now; or none at all.
+                token = None if existing is None else str(existing.metadata["etag"])
+                raise
             return "added"
 
         return self._rows.settle(record.image_id, attempt)

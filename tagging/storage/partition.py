@@ -73,16 +73,16 @@ class Rows:
                 return {}
         return found
 
-    def submit(self, ops: list[Operation]) -> None:
-        """One batch transaction, creating the table on first use."""
+    def submit(self, ops: list[Operation]) -> list[Any]:
+        """One batch transaction, creating the table on first use; what each operation answered (its `etag`)."""
         try:
-            self.table.submit_transaction(ops)
+            return list(self.table.submit_transaction(ops))
         except (ResourceNotFoundError, TableTransactionError) as exc:
             if getattr(exc, "error_code", None) != "TableNotFound" and "TableNotFound" not in str(exc):
                 raise
             with suppress(ResourceExistsError):
                 self.table.create_table()
-            self.table.submit_transaction(ops)
+            return list(self.table.submit_transaction(ops))
 
     def settle(self, image_id: str, attempt: Callable[[], T]) -> T:
         """Run `attempt` (read, then submit one batch guarded by what it read) until no concurrent change beats it;

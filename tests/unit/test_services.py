@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tagging import analysis
 from tagging.config import Settings
 from tagging.errors import (
     EmptyUploadError,
@@ -17,6 +18,7 @@ from tagging.errors import (
     InvalidRequestError,
     InvalidTagError,
     MalformedJobError,
+    RetryTooSoonError,
     UnauthenticatedError,
     UnsupportedMediaError,
     UploadTooLargeError,
@@ -25,6 +27,8 @@ from tagging.model import ImageRecord, Tag, UploadJob
 from tagging.ports import Ports
 from tagging.services import library, worker
 from tagging.services import upload as uploads
+from tagging.services.images import timestamp
+from tagging.services.worker import CLAIM_LEASE
 from tagging.taggers import TaggerInput
 from tagging.tags import MAX_AUTOMATIC_TAGS, MAX_TAGS_PER_IMAGE
 from tests.fakes import FakeCatalog, FakeImageStore, fake_ports
@@ -99,7 +103,7 @@ def test_a_pending_duplicate_sends_the_job_again_in_case_it_was_lost(ports: Port
 def test_a_tagged_duplicate_sends_no_job(ports: Ports, records: FakeCatalog) -> None:
     first = upload(ports, image_bytes())
     assert first.job is not None
-    record = worker.tag_image(ports, first.job, now=NOW)
+    record = worker.tag_image(ports, first.job, claimant="m1", now=NOW)
     assert record is not None
     records.insert(record)
     second = upload(ports, image_bytes())
@@ -147,7 +151,7 @@ def test_uploads_over_the_size_limit_are_refused(ports: Ports, images: FakeImage
 def test_tagging_writes_a_done_record(ports: Ports) -> None:
     accepted = upload(ports, image_bytes("JPEG", (90, 60)), filename="cat.jpg")
     assert accepted.job is not None
-    record = worker.tag_image(ports, accepted.job, now=NOW)
+    record = worker.tag_image(ports, accepted.job, claimant="m1", now=NOW)
     assert record is not None
     assert record.status == "done"
     assert (record.format, record.width, record.height) == ("jpeg", 90, 60)
@@ -167,16 +171,16 @@ def test_tagging_writes_a_done_record(ports: Ports) -> None:
 def test_a_job_already_recorded_writes_nothing(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
-    first = worker.tag_image(ports, accepted.job)
+    first = worker.tag_image(ports, accepted.job, claimant="m1")
     assert first is not None
     records.insert(first)
-    assert worker.tag_image(ports, accepted.job) is None
+    assert worker.tag_image(ports, accepted.job, claimant="m1") is None
 
 
 def test_an_image_that_cannot_decode_is_recorded_as_failed_with_a_reason(ports: Ports) -> None:
     accepted = upload(ports, truncated(noisy_jpeg(), 0.4))
     assert accepted.job is not None
-    record = worker.tag_image(ports, accepted.job)
+    record = worker.tag_image(ports, accepted.job, claimant="m1")
     assert record is not None
     assert record.status == "failed"
     assert record.error is not None
@@ -187,7 +191,7 @@ def test_a_job_whose_image_is_gone_writes_nothing(ports: Ports, images: FakeImag
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
     images.blobs.clear()
-    assert worker.tag_image(ports, accepted.job) is None
+    assert worker.tag_image(ports, accepted.job, claimant="m1") is None
 
 
 def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeCatalog) -> None:
@@ -197,7 +201,7 @@ def test_get_shows_pending_until_the_record_exists(ports: Ports, records: FakeCa
     assert pending.status == "pending"
     assert pending.size == len(image_bytes())
     assert accepted.job is not None
-    done = worker.tag_image(ports, accepted.job)
+    done = worker.tag_image(ports, accepted.job, claimant="m1")
     assert done is not None
     records.insert(done)
     assert library.get_image(ports, user_id="alice", image_id=image_id).status == "done"
@@ -232,7 +236,7 @@ def test_jobs_that_point_elsewhere_are_malformed(ports: Ports, images: FakeImage
 def tagged(ports: Ports, records: FakeCatalog, job: UploadJob | None) -> ImageRecord:
     """Run the worker on a job and insert its record, as the Table output binding does."""
     assert job is not None
-    record = worker.tag_image(ports, job, now=NOW)
+    record = worker.tag_image(ports, job, claimant="m1", now=NOW)
     assert record is not None
     records.insert(record)
     return record
@@ -262,7 +266,7 @@ def test_the_job_of_a_deleted_image_writes_nothing_whatever_the_clocks_say(ports
     library.delete_image(
         ports, user_id="alice", image_id=accepted.record.image_id, now=datetime(2020, 1, 1, tzinfo=UTC)
     )
-    assert worker.tag_image(ports, accepted.job) is None
+    assert worker.tag_image(ports, accepted.job, claimant="m1") is None
     assert records.get("alice", accepted.record.image_id).status == "deleted"  # type: ignore[union-attr]
 
 
@@ -369,3 +373,50 @@ def test_tag_names_a_url_path_cannot_carry_are_refused_with_the_reason(
     tagged(ports, records, accepted.job)
     with pytest.raises(InvalidTagError, match="tags appear in URL paths"):
         library.add_user_tag(ports, user_id="alice", image_id=accepted.record.image_id, name=name)
+
+
+def test_a_duplicate_job_while_another_worker_holds_the_claim_decodes_nothing(
+    ports: Ports, records: FakeCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One analysis per image version: the second delivery of a job (an upload sent again, a redelivery) finds the
+    first one's claim and does no work; a retry of the same delivery (the same claimant) takes it over."""
+    accepted = upload(ports, image_bytes())
+    assert accepted.job is not None
+    image_id = accepted.record.image_id
+    decodes: list[bytes] = []
+    real_decode = analysis.decode
+    monkeypatch.setattr(analysis, "decode", lambda data, limit: decodes.append(data) or real_decode(data, limit))
+    first = records.claim("alice", image_id, "message-1", now=timestamp(NOW), until=timestamp(NOW + CLAIM_LEASE))
+    assert first.state == "claimed"
+
+    assert worker.tag_image(ports, accepted.job, claimant="message-2", now=NOW) is None
+    assert decodes == []
+    done = worker.tag_image(ports, accepted.job, claimant="message-1", now=NOW)  # its own delivery, retried
+    assert done is not None
+    assert len(decodes) == 1
+    records.insert(done)
+    assert worker.tag_image(ports, accepted.job, claimant="message-3", now=NOW) is None
+    assert len(decodes) == 1
+
+
+def test_a_claim_that_expired_is_taken_over_by_the_next_job(ports: Ports, records: FakeCatalog) -> None:
+    accepted = upload(ports, image_bytes())
+    assert accepted.job is not None
+    stale = NOW - CLAIM_LEASE - timedelta(seconds=1)
+    records.claim("alice", accepted.record.image_id, "a-worker-that-died", now=timestamp(stale), until=timestamp(NOW))
+    assert worker.tag_image(ports, accepted.job, claimant="message-2", now=NOW + timedelta(seconds=1)) is not None
+
+
+def test_a_pending_image_has_nothing_to_retry_and_a_tagged_one_waits_its_interval(
+    ports: Ports, records: FakeCatalog
+) -> None:
+    accepted = upload(ports, image_bytes())
+    with pytest.raises(ImageNotReadyError, match="upload the same file again"):
+        library.retry_image(ports, user_id="alice", image_id=accepted.record.image_id)
+    assert accepted.job is not None
+    done = worker.tag_image(ports, accepted.job, claimant="m1")  # tagged now
+    assert done is not None
+    records.insert(done)
+    with pytest.raises(RetryTooSoonError) as refused:
+        library.retry_image(ports, user_id="alice", image_id=accepted.record.image_id)
+    assert 0 < refused.value.retry_after <= ports.settings.retry_interval_seconds

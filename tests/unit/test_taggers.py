@@ -64,7 +64,7 @@ def test_a_tagger_joins_the_builtin_tags_of_the_record() -> None:
     ports = fake_ports(taggers=(Fixed(),))
     accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("PNG", (64, 48)))
     assert accepted.job is not None
-    record = worker.tag_image(ports, accepted.job)
+    record = worker.tag_image(ports, accepted.job, claimant="m1")
     assert record is not None
     by_name = {tag.name: tag for tag in record.tags}
     assert by_name["dog"] == Tag("dog", 0.9, "fixed")
@@ -75,7 +75,7 @@ def test_a_broken_tagger_never_costs_the_image() -> None:
     ports = fake_ports(taggers=(Broken(),))
     accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("PNG", (64, 48)))
     assert accepted.job is not None
-    record = worker.tag_image(ports, accepted.job)
+    record = worker.tag_image(ports, accepted.job, claimant="m1")
     assert record is not None
     assert record.status == "done"
     assert "format:png" in {tag.name for tag in record.tags}
@@ -116,7 +116,7 @@ def test_an_azure_vision_failure_degrades_to_the_builtin_tags(caplog: pytest.Log
         accepted = upload.accept_upload(ports, user_id="alice", data=image_bytes("JPEG", (64, 48)))
         assert accepted.job is not None
         with caplog.at_level(logging.WARNING):
-            record = worker.tag_image(ports, accepted.job)
+            record = worker.tag_image(ports, accepted.job, claimant="m1")
     assert record is not None
     assert record.status == "done"
     assert {tag.source for tag in record.tags} == {"analysis"}
@@ -133,7 +133,7 @@ def test_a_vision_service_that_hangs_costs_seconds_then_the_image_keeps_its_buil
         assert accepted.job is not None
         started = time.monotonic()
         with caplog.at_level(logging.WARNING):
-            record = worker.tag_image(ports, accepted.job)
+            record = worker.tag_image(ports, accepted.job, claimant="m1")
         waited = time.monotonic() - started
         assert 1 <= len(stub.requests) <= 2  # one retry at most
     assert record is not None
