@@ -24,7 +24,6 @@ logger = logging.getLogger(__name__)
 # How long a claim on an image's analysis stands: far longer than an analysis takes; a worker that died holding
 # one is taken over by its own message's next delivery (the same claimant) at once, by any other job after this.
 CLAIM_LEASE = timedelta(minutes=10)
-_CLAIM_STATES = {"held": "being tagged by another worker", "deleted": "deleted"}
 
 
 def parse_job(body: str | bytes) -> UploadJob:
@@ -49,16 +48,9 @@ def tag_image(ports: Ports, job: UploadJob, *, claimant: str, now: datetime | No
     the image while another worker does; `claimant` names the delivery (the message id, the same on its retries).
     """
     ref = job.ref
-    if not _needs_record(ports, job):
+    claim = _claim(ports, job, claimant, now or datetime.now(UTC))
+    if claim is None:
         return None
-    started = now or datetime.now(UTC)
-    claim = ports.records.claim(
-        ref.user_key, ref.image_id, claimant, now=timestamp(started), until=timestamp(started + CLAIM_LEASE)
-    )
-    if claim.state in ("held", "deleted"):
-        logger.info("Image %s is %s; duplicate job ignored", ref.image_id, _CLAIM_STATES[claim.state])
-        return None
-    # `indexed` with no record: a worker indexed it and died before its record was written; this job writes it.
     try:
         data = ports.images.read(ref.blob)
     except ImageNotFoundError:
@@ -130,6 +122,36 @@ def record_failure(ports: Ports, job: UploadJob, reason: str, *, now: datetime |
         error=reason,
     )
     return failed if _indexed(ports, failed) else None
+
+
+def _claim(ports: Ports, job: UploadJob, claimant: str, now: datetime) -> Claim | None:
+    """The claim on the job's analysis, or None when there is nothing to do. Claiming comes first, in one call in
+    the common case; only when the image is claimed, indexed or deleted already is its record looked at."""
+    ref = job.ref
+    claim = ports.records.claim(
+        ref.user_key, ref.image_id, claimant, now=timestamp(now), until=timestamp(now + CLAIM_LEASE)
+    )
+    if claim.state == "held":
+        logger.info("Image %s is being tagged by another worker; duplicate job ignored", ref.image_id)
+        return None
+    if claim.state == "claimed":
+        return claim  # nobody has indexed it, so it has no record either
+    existing = ports.records.get(ref.user_key, ref.image_id)
+    if claim.state == "indexed":
+        # Done, unless the worker that indexed it died before its record was written: then this job writes it.
+        if existing is None:
+            return claim
+        logger.info("Image %s already %s; duplicate job ignored", ref.image_id, existing.status)
+        return None
+    # Deleted: unless uploaded again since, when its tombstones are cleared and it is claimed afresh.
+    if existing is not None and existing.status == "deleted" and _uploaded_again(ports, existing):
+        ports.records.revive(ref.user_key, ref.image_id)
+        again = ports.records.claim(
+            ref.user_key, ref.image_id, claimant, now=timestamp(now), until=timestamp(now + CLAIM_LEASE)
+        )
+        return again if again.state == "claimed" else None
+    logger.info("Image %s was deleted; its job is ignored", ref.image_id)
+    return None
 
 
 def _needs_record(ports: Ports, job: UploadJob) -> bool:

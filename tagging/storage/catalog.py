@@ -22,7 +22,7 @@ from tagging.model import ImageRecord, Tag, compact_json
 from tagging.ports import Claim, IndexResult, Page
 from tagging.storage import layout, search
 from tagging.storage.entities import EntityReader, binding_value, record_entity, record_from_entity
-from tagging.storage.partition import Operation, Rows, count_of, if_unchanged, is_tombstone
+from tagging.storage.partition import ATTEMPTS, Operation, Rows, count_of, if_unchanged, is_tombstone
 
 
 class TableCatalog:
@@ -46,11 +46,13 @@ class TableCatalog:
         key = layout.manifest_key(image_id)
         claimed = {"PartitionKey": user_key, "RowKey": key, "claimant": claimant, "claimed_until": until}
 
-        def attempt() -> Claim:
+        for _ in range(ATTEMPTS):
+            etag = self._rows.create(claimed)  # the common case, in one call: nobody claimed or indexed it yet
+            if etag is not None:
+                return Claim("claimed", etag)
             manifest = self._rows.entity(user_key, key)
             if manifest is None:
-                (answer,) = self._rows.submit([("create", claimed)])
-                return Claim("claimed", str(answer["etag"]))
+                continue  # removed meanwhile (a revival): claim afresh
             if is_tombstone(manifest):
                 return Claim("deleted")
             held = EntityReader(manifest)
@@ -58,10 +60,10 @@ class TableCatalog:
                 return Claim("indexed")
             if held.text("claimant") != claimant and (held.timestamp("claimed_until") or "") > now:
                 return Claim("held")
-            (answer,) = self._rows.submit([("update", claimed, if_unchanged(manifest, UpdateMode.REPLACE))])
-            return Claim("claimed", str(answer["etag"]))
-
-        return self._rows.settle(image_id, attempt)
+            etag = self._rows.replace_if_unchanged(claimed, manifest)
+            if etag is not None:
+                return Claim("claimed", etag)
+        raise RuntimeError(f"Image {image_id}: its claim kept changing; {ATTEMPTS} attempts failed")
 
     def index(self, record: ImageRecord, claim: Claim | None = None) -> IndexResult:
         token = claim.token if claim is not None and claim.state == "claimed" else None

@@ -418,6 +418,8 @@ SDK_CALL_NEEDS = {
     "create_table": {"tables/write"},
     "get_entity": {"entities/read"},
     "query_entities": {"entities/read"},
+    "create_entity": {"entities/add"},
+    "update_entity": {"entities/update"},
     "upsert_entity": {"entities/add", "entities/update"},
     "delete_entity": {"entities/delete"},
     "submit_transaction": {"entities/add", "entities/update", "entities/delete"},
