@@ -176,11 +176,12 @@ def _uploaded_again(ports: Ports, tombstone: ImageRecord) -> bool:
 
 def _indexed(ports: Ports, record: ImageRecord, claim: Claim | None = None) -> bool:
     """Index the record; False when nothing more must be written: the image was deleted meanwhile, or another
-    worker took over the claim (and writes the record itself)."""
+    worker took over this one's claim (and writes the record itself). An index found in place for an `indexed`
+    claim is the one whose record was never written: this job writes it."""
     result = ports.records.index(record, claim)
     if result == "deleted":
         logger.info("Image %s was deleted while it was being tagged; dropping the result", record.image_id)
-    elif result == "exists" and claim is not None:
+    elif result == "exists" and claim is not None and claim.state == "claimed":
         logger.info("Image %s was claimed by another worker meanwhile; it writes the record", record.image_id)
         return False
     return result != "deleted"

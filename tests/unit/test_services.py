@@ -399,6 +399,26 @@ def test_a_duplicate_job_while_another_worker_holds_the_claim_decodes_nothing(
     assert len(decodes) == 1
 
 
+@pytest.mark.parametrize("claimant", ["message-1", "message-2"])
+def test_a_job_whose_record_was_never_written_writes_it_on_its_next_delivery(
+    ports: Ports, records: FakeCatalog, claimant: str
+) -> None:
+    """The worker indexes the image, then the Table output binding fails (storage went away after the function
+    returned): the message comes back, or another job for the image comes, and must write the record, not take the
+    index for another worker's claim."""
+    accepted = upload(ports, image_bytes())
+    assert accepted.job is not None
+    lost = worker.tag_image(ports, accepted.job, claimant="message-1", now=NOW)
+    assert lost is not None  # indexed; its record never inserted
+    assert records.get("alice", accepted.record.image_id) is None
+    again = worker.tag_image(ports, accepted.job, claimant=claimant, now=NOW + timedelta(seconds=20))
+    assert again is not None
+    assert (again.status, again.tags) == (lost.status, lost.tags)
+    records.insert(again)
+    shown = library.get_image(ports, user_id="alice", image_id=accepted.record.image_id)
+    assert shown.status == "done"
+
+
 def test_a_claim_that_expired_is_taken_over_by_the_next_job(ports: Ports, records: FakeCatalog) -> None:
     accepted = upload(ports, image_bytes())
     assert accepted.job is not None
