@@ -22,6 +22,7 @@ from tagging.web import (
     handle,
     item_view,
     json_response,
+    link_response,
     page_response,
     query_values,
     record_view,
@@ -100,7 +101,7 @@ def get_thumbnail(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="images/{id}/content", methods=["GET"])
 def get_content(req: func.HttpRequest) -> func.HttpResponse:
-    return _api(req, lambda p, user: file_response(req, library.content(p, user_id=user, image_id=_id(req))))
+    return _api(req, lambda p, user: link_response(library.content_link(p, user_id=user, image_id=_id(req))))
 
 
 @app.route(route="images/{id}", methods=["DELETE"])

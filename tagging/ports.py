@@ -38,6 +38,10 @@ class ImageStore(Protocol):
 
     def fetch(self, name: str) -> FetchedImage | None: ...
 
+    def link(self, name: str) -> str | None:
+        """A URL from which anyone holding it may read the blob's bytes for a few minutes, and nothing else; None
+        when there is no such blob."""
+
     def delete(self, name: str) -> bool:
         """Remove `name`; False when there was nothing to remove."""
 

@@ -231,6 +231,12 @@ def file_response(req: func.HttpRequest, found: FetchedImage) -> func.HttpRespon
     return func.HttpResponse(found.data, status_code=200, headers=headers, mimetype=found.content_type)
 
 
+def link_response(link: str) -> func.HttpResponse:
+    """A redirect to a short-lived link to the bytes. Never cached: the link expires, the redirect must not outlive
+    it. The caller needs nothing but the link, so it should not send its own credentials there."""
+    return func.HttpResponse(status_code=302, headers={"Location": link, "Cache-Control": "no-store"})
+
+
 # The web page: three files next to function_app.py, served by the app itself so that it shares the API's origin.
 PAGE_DIR = Path(__file__).resolve().parent.parent / "web"
 PAGE_FILES = {

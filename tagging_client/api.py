@@ -58,14 +58,20 @@ class Client:
         if self.key:
             headers["x-functions-key"] = self.key
         self._http = httpx.Client(base_url=self.api.rstrip("/"), headers=headers, timeout=self.timeout)
+        # Download links carry their own short-lived signature: the API's credentials are not storage's business.
+        self._links = httpx.Client(timeout=self.timeout)
 
     def close(self) -> None:
         self._http.close()
+        self._links.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self._send(self._http, method, path, **kwargs)
+
+    def _send(self, http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
         for attempt in range(self.retries + 1):
             try:
-                response = self._http.request(method, path, **kwargs)
+                response = http.request(method, url, **kwargs)
             except httpx.TransportError:
                 if attempt >= CONNECT_RETRIES:
                     raise
@@ -120,7 +126,12 @@ class Client:
         self.request("DELETE", _image_path(image_id))
 
     def content(self, image_id: str) -> httpx.Response:
-        return self.request("GET", _image_path(image_id, "content"))
+        """The image's bytes, from the short-lived link the API redirects to."""
+        redirect = self.request("GET", _image_path(image_id, "content"))
+        link = redirect.headers.get("location")
+        if redirect.status_code != 302 or not link:
+            raise ApiError(redirect.status_code, "http_error", "expected a redirect to the image's bytes")
+        return self._send(self._links, "GET", link)
 
     def thumbnail(self, image_id: str) -> httpx.Response:
         return self.request("GET", _image_path(image_id, "thumbnail"))

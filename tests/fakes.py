@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from urllib.parse import quote, unquote
 
 from tagging import tags as tag_rules
 from tagging.config import Settings
@@ -14,6 +15,8 @@ from tagging.ports import Catalog, Claim, FetchedImage, ImageStore, IndexResult,
 from tagging.storage import layout
 from tagging.storage.entities import binding_value, item_from_row, record_entity, record_from_entity
 from tagging.taggers import Tagger
+
+FAKE_LINK = "https://fake.blob.invalid/images/"
 
 
 class FakeImageStore(ImageStore):
@@ -42,6 +45,14 @@ class FakeImageStore(ImageStore):
             return None
         data, stored = self.blobs[name]
         return FetchedImage(data, stored.content_type, stored.etag)
+
+    def link(self, name: str) -> str | None:
+        return f"{FAKE_LINK}{quote(name, safe='')}" if name in self.blobs else None
+
+    def follow(self, link: str) -> bytes:
+        """The bytes behind a link from `link`, as Blob Storage would serve them."""
+        assert link.startswith(FAKE_LINK), link
+        return self.blobs[unquote(link.removeprefix(FAKE_LINK))][0]
 
     def delete(self, name: str) -> bool:
         return self.blobs.pop(name, None) is not None

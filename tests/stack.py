@@ -60,6 +60,12 @@ class Stack:
     def get(self, image_id: str, user: str) -> httpx.Response:
         return httpx.get(f"{self.url}/api/images/{image_id}", headers={"X-MS-CLIENT-PRINCIPAL-ID": user}, timeout=30)
 
+    def content(self, image_id: str, user: str) -> httpx.Response:
+        """An image's bytes as a client downloads them: the API redirects to a link, fetched without credentials."""
+        redirect = self.call("GET", f"/api/images/{image_id}/content", user)
+        assert redirect.status_code == 302, redirect.text
+        return httpx.get(redirect.headers["location"], timeout=30)
+
     def settled(self, image_id: str, user: str, timeout: float = 30) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             body: dict[str, Any] = self.get(image_id, user).json()

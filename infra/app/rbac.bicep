@@ -18,9 +18,11 @@ param developerPrincipalType string = 'User'
 //
 // Storage Blob Data Owner: the role the Functions docs require for the host's own storage (AzureWebJobsStorage:
 // keys, locks, the Flex Consumption deployment package); it also covers what the code does with blobs: upload,
-// read, read properties, delete, and create the `images` container when it is missing.
+// read, read properties, delete, create the `images` container when it is missing, and ask for the user delegation
+// key that signs download links (generateUserDelegationKey, which needs a role at the account's scope, as here).
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-// Storage Blob Data Contributor: read, write and delete blobs and create containers, which is all the code does.
+// Storage Blob Data Contributor: read, write and delete blobs, create containers and sign download links, which is
+// all the code does.
 // Enough for the developer, who debugs the app's data from a machine; Owner would add managing access (ACLs).
 var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 // Storage Queue Data Contributor: the queue triggers read, update (visibility) and delete messages, the output

@@ -114,12 +114,14 @@ def thumbnail(ports: Ports, *, user_id: str | None, image_id: str | None) -> Fet
     return found
 
 
-def content(ports: Ports, *, user_id: str | None, image_id: str | None) -> FetchedImage:
+def content_link(ports: Ports, *, user_id: str | None, image_id: str | None) -> str:
+    """Where the caller downloads one of its images: a short-lived link straight to its blob, so that the app
+    never holds a whole image for a download."""
     ref = caller_ref(user_id, image_id)
-    found = ports.images.fetch(ref.blob)
-    if found is None:
+    link = ports.images.link(ref.blob)
+    if link is None:
         raise ImageNotFoundError.of(ref.image_id)
-    return found
+    return link
 
 
 def _tagged_image(ports: Ports, user_id: str | None, image_id: str | None) -> ImageRecord:

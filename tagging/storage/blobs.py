@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import suppress
+from functools import cached_property
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 from tagging.errors import ImageNotFoundError
 from tagging.ports import FetchedImage, StoredImage
+from tagging.storage.links import BlobLinks
 
 
 class BlobImageStore:
     """Images as block blobs in one container; names are `<user key>/<image id>`."""
 
     def __init__(self, service: BlobServiceClient, container: str) -> None:
+        self._service = service
         self._container: ContainerClient = service.get_container_client(container)
+
+    @cached_property
+    def _links(self) -> BlobLinks:
+        return BlobLinks(self._service)
 
     def save(self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> StoredImage | None:
         blob = self._container.get_blob_client(name)
@@ -73,6 +80,12 @@ class BlobImageStore:
             content_type=props.content_settings.content_type or "application/octet-stream",
             etag=str(props.etag),
         )
+
+    def link(self, name: str) -> str | None:
+        """A read-only link to the blob, valid for minutes, or None when there is no such blob."""
+        if self.describe(name) is None:
+            return None
+        return self._links.link(self._container.container_name, name)
 
     def delete(self, name: str) -> bool:
         try:

@@ -118,7 +118,7 @@ def test_a_png_typed_as_jpeg_is_stored_and_served_as_png(stack: Stack) -> None:
     response = stack.upload(image_bytes("PNG", (20, 20)), who)  # the helper declares image/jpeg
     image_id = response.json()["id"]
     assert stack.settled(image_id, who)["format"] == "png"
-    assert stack.call("GET", f"/api/images/{image_id}/content", who).headers["content-type"] == "image/png"
+    assert stack.content(image_id, who).headers["content-type"] == "image/png"
 
 
 def test_a_header_of_bytes_that_are_not_utf8_is_a_clear_400(stack: Stack) -> None:

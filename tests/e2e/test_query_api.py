@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -141,25 +142,40 @@ def test_a_token_from_another_search_is_refused(stack: Stack, gallery: tuple[str
     assert response.json()["error"]["code"] == "invalid_continuation"
 
 
-def test_thumbnail_and_content_are_served_with_type_etag_and_caching(stack: Stack) -> None:
+def test_content_is_a_redirect_to_a_short_lived_link_to_the_blob(stack: Stack) -> None:
     who = user()
     data = image_bytes("JPEG", (600, 300), BLUE)
     (image_id,) = uploaded(stack, who, [data])
-    content = stack.call("GET", f"/api/images/{image_id}/content", who)
+    redirect = stack.call("GET", f"/api/images/{image_id}/content", who)
+    assert redirect.status_code == 302
+    assert redirect.content == b""  # the app holds no image bytes for a download
+    assert redirect.headers["cache-control"] == "no-store"  # the link expires; the redirect must not outlive it
+    assert redirect.headers["x-content-type-options"] == "nosniff"
+    link = redirect.headers["location"]
+    assert link.startswith(stack.account.blobs.url)
+    assert "sp=r&" in link
+    assert "x-ms-client-principal-id" not in link.lower()
+    content = httpx.get(link, timeout=30)  # no identity, no key: the link is all it takes, for minutes
     assert content.status_code == 200
     assert content.content == data
     assert content.headers["content-type"] == "image/jpeg"
-    assert content.headers["x-content-type-options"] == "nosniff"
     assert "max-age" in content.headers["cache-control"]
-    again = stack.call(
-        "GET", f"/api/images/{image_id}/content", who, headers={"If-None-Match": content.headers["etag"]}
-    )
-    assert again.status_code == 304
+
+
+def test_thumbnails_are_served_with_type_etag_and_caching(stack: Stack) -> None:
+    who = user()
+    (image_id,) = uploaded(stack, who, [image_bytes("JPEG", (600, 300), BLUE)])
     thumb = stack.call("GET", f"/api/images/{image_id}/thumbnail", who)
     assert thumb.status_code == 200
     assert thumb.headers["content-type"] == "image/webp"
-    assert thumb.headers["etag"]
+    assert thumb.headers["x-content-type-options"] == "nosniff"
+    assert "max-age" in thumb.headers["cache-control"]
     assert Image.open(io.BytesIO(thumb.content)).size == (256, 128)
+    again = stack.call(
+        "GET", f"/api/images/{image_id}/thumbnail", who, headers={"If-None-Match": thumb.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
 
 
 def test_no_thumbnail_while_the_image_is_pending(stack: Stack) -> None:
@@ -356,6 +372,6 @@ def test_identities_that_a_url_path_would_resolve_away_are_users_like_any_other(
     # Blob names are URL paths: stored under "." or "..", these users' images would land elsewhere or nowhere.
     data = image_bytes("PNG", (20, 20 + len(identity)), (uuid.uuid4().int % 256, 90, 90))
     (image_id,) = uploaded(stack, identity, [data])
-    assert stack.call("GET", f"/api/images/{image_id}/content", identity).content == data
+    assert stack.content(image_id, identity).content == data
     assert image_id in ids_of(search(stack, identity))
     assert stack.call("DELETE", f"/api/images/{image_id}", identity).status_code == 204

@@ -398,8 +398,10 @@ def test_main_bicep_deploys_into_one_resource_group_with_its_region_by_default()
 # What each built-in role allows on the data plane (https://learn.microsoft.com/azure/role-based-access-control/
 # built-in-roles/storage), in the form `<service>/<operation>`: only the parts the app can need.
 ROLE_ALLOWS = {
-    BLOB_DATA_OWNER: {"containers/write", "blobs/read", "blobs/write", "blobs/delete", "blobs/add"},
-    BLOB_DATA_CONTRIBUTOR: {"containers/write", "blobs/read", "blobs/write", "blobs/delete", "blobs/add"},
+    BLOB_DATA_OWNER: {"containers/write", "blobs/read", "blobs/write", "blobs/delete", "blobs/add",
+                      "generateUserDelegationKey"},
+    BLOB_DATA_CONTRIBUTOR: {"containers/write", "blobs/read", "blobs/write", "blobs/delete", "blobs/add",
+                            "generateUserDelegationKey"},
     QUEUE_DATA_CONTRIBUTOR: {"queues/write", "messages/read", "messages/write", "messages/delete", "messages/add",
                              "messages/process"},
     TABLE_DATA_CONTRIBUTOR: {"tables/write", "entities/read", "entities/add", "entities/update", "entities/delete"},
@@ -415,6 +417,8 @@ SDK_CALL_NEEDS = {
     "download_blob": {"blobs/read"},
     "get_blob_properties": {"blobs/read"},
     "delete_blob": {"blobs/delete"},
+    # Download links are user delegation SAS: the key must come from a role at the account's scope.
+    "get_user_delegation_key": {"generateUserDelegationKey"},
     "create_table": {"tables/write"},
     "get_entity": {"entities/read"},
     "query_entities": {"entities/read"},

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import httpx
 import pytest
 
 from tagging.errors import ImageNotFoundError
 from tagging.ports import ImageStore
 from tagging.storage import BlobImageStore, StorageAccount
+from tagging.storage.links import BlobLinks
 from tests.fakes import FakeImageStore
 
 
@@ -54,3 +58,39 @@ def test_an_image_stored_again_after_a_delete_has_a_new_etag(store: ImageStore) 
     second = store.save("alice/img", b"same", "image/png", {})
     assert second is not None
     assert second.etag != first.etag
+
+
+def follow(store: ImageStore, link: str) -> httpx.Response:
+    """The link as its holder uses it: a plain GET, with no credentials but the link's own."""
+    if isinstance(store, FakeImageStore):
+        return httpx.Response(200, content=store.follow(link))
+    return httpx.get(link, timeout=30)
+
+
+def test_a_link_reads_that_one_blob_and_nothing_else(store: ImageStore) -> None:
+    store.save("alice/img", b"pixels", "image/webp", {})
+    store.save("alice/other", b"other", "image/png", {})
+    link = store.link("alice/img")
+    assert link is not None
+    assert follow(store, link).content == b"pixels"
+    assert store.link("nobody/nothing") is None
+    if isinstance(store, FakeImageStore):
+        return
+    # Blob Storage checks what the signature grants: read, this one blob, for minutes.
+    downloaded = httpx.get(link, timeout=30)
+    assert downloaded.headers["content-type"] == "image/webp"
+    assert "immutable" in downloaded.headers["cache-control"]
+    base, query = link.split("?", 1)
+    assert httpx.get(base.replace("alice/img", "alice/other") + "?" + query, timeout=30).status_code == 403
+    assert httpx.put(link, content=b"x", headers={"x-ms-blob-type": "BlockBlob"}, timeout=30).status_code == 403
+    assert httpx.delete(link, timeout=30).status_code == 403
+    assert store.read("alice/img") == b"pixels"
+
+
+def test_blob_storage_refuses_a_link_once_it_has_expired(account: StorageAccount, unique: str) -> None:
+    store = BlobImageStore(account.blobs, unique)
+    store.save("alice/img", b"pixels", "image/png", {})
+    made_long_ago = BlobLinks(account.blobs, clock=lambda: datetime.now(UTC) - timedelta(minutes=11))
+    response = httpx.get(made_long_ago.link(unique, "alice/img"), timeout=30)
+    assert response.status_code == 403
+    assert b"pixels" not in response.content

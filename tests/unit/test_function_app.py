@@ -162,6 +162,25 @@ def test_get_answers_404_for_another_users_image_and_400_for_a_bad_id(ports: Por
     assert get(image_id, user=None).status_code == 401
 
 
+def test_content_redirects_the_owner_to_a_link_and_everyone_else_to_404(ports: Ports) -> None:
+    data = image_bytes("PNG", (30, 20))
+    image_id = body_of(post(data, {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})[0])["id"]
+
+    def content(user: str) -> func.HttpResponse:
+        request = func.HttpRequest(
+            "GET", f"http://localhost/api/images/{image_id}/content", headers={"X-MS-CLIENT-PRINCIPAL-ID": user},
+            route_params={"id": image_id}, body=b"",
+        )  # fmt: skip
+        return function_app.get_content(request)
+
+    redirect = content("alice")
+    assert (redirect.status_code, redirect.get_body()) == (302, b"")
+    assert isinstance(ports.images, FakeImageStore)
+    assert ports.images.follow(redirect.headers["Location"]) == data
+    assert content("bob").status_code == 404
+    assert body_of(content("bob"))["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize(
     "body", [b"not json", b'{"v": 2}', b"[]", base64.b64encode(b"double encoded"), b"\xff\xfe\xfd"]
 )
