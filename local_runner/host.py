@@ -20,6 +20,7 @@ from multidict import CIMultiDict
 from local_runner.config import DEFAULT_REQUEST_BODY_LIMIT, HostConfig
 from local_runner.connections import Connections
 from local_runner.functions import IndexedFunction, invoke
+from local_runner.kestrel import DRAIN_TIMEOUT, KEEP_ALIVE_TIMEOUT, KestrelSite, SlowBodyError, read_body
 from local_runner.outputs import OutputWriter
 from local_runner.queues import MESSAGE_LEASE_SECONDS, QueueListener, poison_queue_name
 from local_runner.routes import Route, Router, compile_route, kestrel_path
@@ -64,6 +65,7 @@ class Host:
         self.router = Router(http_routes)
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._site: KestrelSite | None = None
 
     @property
     def thread_count(self) -> int:
@@ -76,9 +78,11 @@ class Host:
         """Run until `stop()`; in-flight invocations finish before it returns."""
         self._stopping = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        runner = web.AppRunner(self._web_app(), access_log=None)
+        runner = web.AppRunner(
+            self._web_app(), access_log=None, keepalive_timeout=KEEP_ALIVE_TIMEOUT, lingering_time=DRAIN_TIMEOUT
+        )
         await runner.setup()
-        site = web.TCPSite(runner, endpoint.host, endpoint.port)
+        site = self._site = KestrelSite(runner, endpoint.host, endpoint.port)
         try:
             await site.start()
         except OSError as exc:
@@ -99,6 +103,7 @@ class Host:
         finally:
             logger.info("Stopping: finishing in-flight invocations")
             await asyncio.gather(*tasks, return_exceptions=True)
+            site.stop()
             await runner.cleanup()
             self._executor.shutdown(wait=True)
 
@@ -168,6 +173,16 @@ class Host:
         return app
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        connection = self._site.connection(request) if self._site else None
+        if connection is not None:
+            connection.request_started()
+        try:
+            return await self._answer_http(request)
+        finally:
+            if connection is not None:
+                connection.request_finished(request.content)
+
+    async def _answer_http(self, request: web.Request) -> web.StreamResponse:
         path = kestrel_path(request.raw_path.split("?", 1)[0])[1:]
         prefix = self.config.route_prefix
         if prefix:
@@ -187,8 +202,19 @@ class Host:
                 "%s %s: a %d-byte body is over FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (%d); the host answers 500",
                 request.method, request.path, request.content_length, self._body_limit,
             )  # fmt: skip
-            return web.Response(status=500)
-        body = await self._body(request)
+            response = web.Response(status=500)
+            response.force_close()  # as Kestrel after a body it refused
+            return response
+        try:
+            body = await self._body(request)
+        except SlowBodyError as exc:
+            logger.warning(
+                "%s %s: the body came slower than Kestrel's minimum rate (%s); the host answers 500 and closes",
+                request.method, request.path, exc,
+            )  # fmt: skip
+            response = web.Response(status=500)
+            response.force_close()
+            return response
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),
@@ -219,10 +245,8 @@ class Host:
         chunked body reaches the function empty (GrpcMessageConversionExtensions.cs `ToRpcHttp`:
         `request.ContentLength > 0`; Azure/azure-functions-host issue 7930)."""
         if request.content_length:
-            return await request.read()
-        async for _ in request.content.iter_chunked(1 << 16):
-            pass  # drained, as Kestrel does with a body nobody read
-        return b""
+            return await read_body(request.content, request.content_length)
+        return b""  # a chunked body is drained after the answer, as Kestrel does with a body nobody read
 
 
 def host_headers(headers: Mapping[str, str]) -> dict[str, str]:
