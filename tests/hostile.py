@@ -104,3 +104,22 @@ def webp_chunk_flood(chunks: int) -> bytes:
     riff = out.getvalue()
     body = riff[12:] + b"XTRA\x00\x00\x00\x00" * chunks
     return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def rle_bmp(width: int, height: int, run: int, *, bits: int = 8, rows: int | None = None) -> bytes:
+    """A run-length-encoded BMP (RLE8, or RLE4 with `bits=4`) whose first `rows` rows (all by default) are runs of
+    `run` pixels, each row closed by an end of line; with `run` 0, each row is one pixel and an end of line, which
+    Pillow pads to the row's width a byte at a time. Then `rows` may repeat beyond `height` to fill a file: Pillow
+    reads pairs until the pixels are complete."""
+    colours = 1 << bits
+    palette = b"".join(bytes((n % 256, n % 256, n % 256, 0)) for n in range(colours))
+    if run == 0:
+        row = b"\x01\x17\x00\x00"
+    else:
+        full, rest = divmod(width, run)
+        row = bytes((run, 0x17)) * full + (bytes((rest, 0x17)) if rest else b"") + b"\x00\x00"
+    body = row * (height if rows is None else rows) + b"\x00\x01"
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, bits, 1 if bits == 8 else 2, len(body), 2835, 2835,
+                       colours, 0)  # fmt: skip
+    offset = 14 + len(info) + len(palette)
+    return b"BM" + struct.pack("<IHHI", offset + len(body), 0, 0, offset) + info + palette + body

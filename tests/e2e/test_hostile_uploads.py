@@ -21,6 +21,7 @@ from tests.hostile import (
     jpeg_marker_flood,
     png_chunk_flood,
     progressive_jpeg,
+    rle_bmp,
     tiff_page_chain,
     webp_chunk_flood,
 )
@@ -74,6 +75,8 @@ CORPUS: dict[str, tuple[bytes, set[str]]] = {
     "png of 100,000 text chunks": (png_chunk_flood(100_000), {"422"}),
     "gif of 600,000 comments before its picture": (gif_extension_flood(600_000), {"422"}),
     "webp of 200,000 chunks": (webp_chunk_flood(200_000), {"422"}),
+    "run-length-encoded bmp of 25 MP in 20 KB": (rle_bmp(5000, 5000, 0), {"422"}),
+    "run-length-encoded bmp of 0.25 MP, runs of one pixel": (rle_bmp(500, 500, 1, bits=4), {"done"}),
 }
 
 

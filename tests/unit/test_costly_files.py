@@ -19,7 +19,7 @@ from PIL import Image
 
 from tagging.analysis import analyse, probe
 from tagging.analysis import opening as opening_module
-from tagging.analysis.structure import MAX_COUNTED_FRAMES, MAX_SCAN_MEGAPIXELS, walk
+from tagging.analysis.structure import MAX_COUNTED_FRAMES, MAX_RLE_BMP_PIXELS, MAX_SCAN_MEGAPIXELS, walk
 from tagging.errors import ImageTooComplexError, ImageTooLargeError
 from tests.hostile import (
     MAX_UPLOAD,
@@ -27,6 +27,7 @@ from tests.hostile import (
     jpeg_marker_flood,
     png_chunk_flood,
     progressive_jpeg,
+    rle_bmp,
     tiff_page_chain,
     tiff_with_values,
     webp_chunk_flood,
@@ -46,6 +47,10 @@ HOSTILE: dict[str, Callable[[], bytes]] = {
     "png of its pixels in 1.5 million pieces": lambda: png_chunk_flood((MAX_UPLOAD - 100) // 12, b"IDAT"),
     "gif of 7 million comments before its picture": lambda: gif_extension_flood((MAX_UPLOAD - 100) // 3),
     "webp of 2.6 million chunks": lambda: webp_chunk_flood((MAX_UPLOAD - 100) // 8),
+    "run-length-encoded bmp of 100 MP in 40 KB": lambda: rle_bmp(10_000, 10_000, 0),
+    "run-length-encoded bmp of 1 MP, runs of one pixel repeated to 20 MiB": lambda: rle_bmp(
+        1000, 1000, 1, rows=MAX_UPLOAD // 2004
+    ),
 }
 
 
@@ -85,6 +90,20 @@ def test_a_progressive_jpeg_at_the_scan_budget_is_decoded_within_about_the_bound
     assert cpu <= CPU_BOUND * 1.25, f"{cpu:.2f} s of CPU"
     with pytest.raises(ImageTooComplexError, match="at least 65 scans"):
         analyse(progressive_jpeg(5_000, scans=MAX_SCAN_MEGAPIXELS // 25 + 1), LIMIT)
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_the_costliest_run_length_encoded_bmp_allowed_is_decoded_within_about_the_bound(bits: int) -> None:
+    """Runs of one pixel at the RLE pixel limit: Pillow's Python decoder takes a pair of bytes per pixel, and RLE4
+    splits each into nibbles. Measured here at about 0.5 s (RLE8) and 0.8 s (RLE4)."""
+    side = int(MAX_RLE_BMP_PIXELS**0.5)
+    data = rle_bmp(side, side, 1, bits=bits)
+    started = time.process_time()  # without tracemalloc, which would trace every byte the decoder appends
+    assert analyse(data, LIMIT).width == side
+    cpu = time.process_time() - started
+    assert cpu <= CPU_BOUND, f"{cpu:.2f} s of CPU"
+    with pytest.raises(ImageTooComplexError, match="run-length-encoded BMP has 1,002,001 pixels"):
+        analyse(rle_bmp(side + 1, side + 1, 0, bits=bits), LIMIT)
 
 
 def test_pages_and_frames_are_counted_in_linear_time() -> None:
