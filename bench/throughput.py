@@ -170,15 +170,24 @@ def wait_until_tagged(url: str, who: str, count: int) -> None:
 
 
 def last_stored(records: TableClient, who: str, count: int) -> float:
-    """When the last of the user's records was stored (epoch seconds), by Azurite's own Timestamp."""
+    """When the last of the user's records was stored (epoch seconds), by Azurite's own Timestamp.
+
+    A listing shows an image tagged from its index rows, which the worker writes just before the Table output
+    binding inserts its record: the last records may land a moment after the listing is complete.
+    """
     parameters = {"pk": user_key(who)}
-    # Records are the rows whose RowKey is the bare image id; index rows carry a `kind|` prefix.
-    stamps = []
-    for entity in records.query_entities("PartitionKey eq @pk", parameters=parameters):
-        if "|" not in entity["RowKey"]:
-            stored = entity.metadata["timestamp"]
-            assert stored is not None, f"record {entity['RowKey']} without a Timestamp"
-            stamps.append(stored.timestamp())
+    deadline = time.monotonic() + 30
+    while True:
+        # Records are the rows whose RowKey is the bare image id; index rows carry a `kind|` prefix.
+        stamps = []
+        for entity in records.query_entities("PartitionKey eq @pk", parameters=parameters):
+            if "|" not in entity["RowKey"]:
+                stored = entity.metadata["timestamp"]
+                assert stored is not None, f"record {entity['RowKey']} without a Timestamp"
+                stamps.append(stored.timestamp())
+        if len(stamps) == count or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert len(stamps) == count, f"{who}: {len(stamps)} records for {count} images"
     return max(stamps)
 

@@ -197,7 +197,7 @@ class TableCatalog:
     def _count_changes(self, user_key: str, image_id: str, delta: dict[str, int]) -> list[Operation]:
         ops: list[Operation] = []
         shard = layout.count_shard(image_id)
-        current = self._rows.with_keys(user_key, [layout.count_key(name, shard) for name, n in delta.items() if n])
+        current = self._rows.count_rows(user_key, [layout.count_key(name, shard) for name, n in delta.items() if n])
         for name, change in delta.items():
             if change == 0:
                 continue

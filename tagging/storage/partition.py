@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -23,6 +26,10 @@ Operation = tuple[Any, ...]
 
 # How often a write that lost a race (a count or manifest changed under it) is tried again.
 ATTEMPTS = 12
+# Count rows remembered per process (about 200 bytes each).
+MAX_REMEMBERED = 20_000
+# Point reads of one call run at once on these threads (each is a round trip; the connection pool holds 10).
+_POINT_READS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="point-read")
 _CONFLICTS = {"EntityAlreadyExists", "UpdateConditionNotSatisfied", "ResourceNotFound", "EntityNotFound"}
 
 
@@ -31,6 +38,7 @@ class Rows:
 
     def __init__(self, table: TableClient) -> None:
         self.table = table
+        self._remembered = RememberedCounts()
 
     def entity(self, user_key: str, row_key: str) -> Any:
         try:
@@ -57,24 +65,34 @@ class Rows:
         except ResourceNotFoundError:
             return  # no table yet: nothing indexed
 
-    def with_keys(self, user_key: str, keys: list[str]) -> dict[str, Any]:
-        """The rows with these RowKeys, in as few queries as the service allows."""
-        found: dict[str, Any] = {}
-        # Azure Tables allows 15 comparisons per filter: the partition and 14 row keys.
-        for start in range(0, len(keys), 14):
-            chunk = keys[start : start + 14]
-            # The SDK substitutes `@name` tokens split on spaces: keep a space after each one.
-            rows = " or ".join(f"RowKey eq @k{n}" for n in range(len(chunk)))
-            parameters = {"pk": user_key, **{f"k{n}": key for n, key in enumerate(chunk)}}
-            try:
-                for entity in self.table.query_entities(f"PartitionKey eq @pk and ( {rows} )", parameters=parameters):
-                    found[str(entity["RowKey"])] = entity
-            except ResourceNotFoundError:
-                return {}
+    def count_rows(self, user_key: str, keys: list[str]) -> dict[str, Any]:
+        """The tag count rows with these RowKeys: as this process last wrote or read them, else by point reads made at
+        once. (One filter naming several RowKeys would be a single call, but Table storage serves it by scanning the
+        whole partition, its design guide says: a cost that would grow with every image the user has.)"""
+        found = self._remembered.rows(user_key, keys)
+        missing = [key for key in keys if key not in found]
+        for key, entity in zip(missing, _POINT_READS.map(lambda key: self.entity(user_key, key), missing), strict=True):
+            if entity is not None:
+                found[key] = self._remembered.keep(user_key, key, entity, str(entity.metadata["etag"]))
         return found
 
     def submit(self, ops: list[Operation]) -> list[Any]:
         """One batch transaction, creating the table on first use; what each operation answered (its `etag`)."""
+        user_key = str(ops[0][1]["PartitionKey"])
+        try:
+            answers = self._transact(ops)
+        except TableTransactionError as exc:
+            failed = getattr(exc, "index", None)
+            key = str(ops[failed][1]["RowKey"]) if isinstance(failed, int) and 0 <= failed < len(ops) else ""
+            stale = key.startswith(layout.COUNT) and bool(self._remembered.rows(user_key, [key]))
+            self._remembered.forget(user_key)  # read them all afresh
+            if stale:
+                raise StaleCountError(f"the count row {key!r} changed in another process") from exc
+            raise
+        self._remembered.wrote(ops, answers)
+        return answers
+
+    def _transact(self, ops: list[Operation]) -> list[Any]:
         try:
             return list(self.table.submit_transaction(ops))
         except (ResourceNotFoundError, TableTransactionError) as exc:
@@ -107,9 +125,15 @@ class Rows:
     def settle(self, image_id: str, attempt: Callable[[], T]) -> T:
         """Run `attempt` (read, then submit one batch guarded by what it read) until no concurrent change beats it;
         the loser of a race waits a jittered pause, so that the racers do not meet again, then reads afresh."""
+        retried_at_once = False
         for n in range(ATTEMPTS):
             try:
                 return attempt()
+            except StaleCountError:
+                if not retried_at_once:  # not a race at this moment: read afresh and go again at once, once
+                    retried_at_once = True
+                    continue
+                time.sleep(random.uniform(0, min(1.0, 0.02 * 2**n)))
             except TableTransactionError as exc:
                 code = getattr(exc, "error_code", None) or ""
                 if code not in _CONFLICTS:
@@ -117,6 +141,62 @@ class Rows:
                 logger.info("Image %s: an index write lost a race (%s); reading again", image_id, code)
                 time.sleep(random.uniform(0, min(1.0, 0.02 * 2**n)))
         raise RuntimeError(f"Image {image_id}: the index kept changing; {ATTEMPTS} attempts failed")
+
+
+class StaleCountError(Exception):
+    """A batch failed on a count row as this process remembered it: another process has changed it since."""
+
+
+class RememberedRow(dict[str, Any]):
+    """A count row as this process last saw it, with the ETag that guards a change to it."""
+
+    def __init__(self, entity: dict[str, Any], etag: str) -> None:
+        super().__init__(entity)
+        self.metadata = {"etag": etag}
+
+
+class RememberedCounts:
+    """The tag count rows this process wrote or read last, with their ETags, so that a worker tagging one user's
+    images reads no count it wrote itself. A row changed elsewhere fails its ETag in the batch: the batch is lost,
+    the user's rows are forgotten, and the retry reads them afresh. At most MAX_REMEMBERED rows, the least recently
+    used dropped first."""
+
+    def __init__(self) -> None:
+        self._rows: OrderedDict[tuple[str, str], RememberedRow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def rows(self, user_key: str, keys: list[str]) -> dict[str, RememberedRow]:
+        with self._lock:
+            found = {key: self._rows[user_key, key] for key in keys if (user_key, key) in self._rows}
+            for key in found:
+                self._rows.move_to_end((user_key, key))
+            return found
+
+    def keep(self, user_key: str, key: str, entity: dict[str, Any], etag: str) -> RememberedRow:
+        row = RememberedRow(entity, etag)
+        with self._lock:
+            self._rows[user_key, key] = row
+            self._rows.move_to_end((user_key, key))
+            while len(self._rows) > MAX_REMEMBERED:
+                self._rows.popitem(last=False)
+        return row
+
+    def wrote(self, ops: list[Operation], answers: list[Any]) -> None:
+        """What a batch that succeeded did to count rows: their new values and ETags, or their deletion."""
+        for (kind, entity, *_), answer in zip(ops, answers, strict=True):
+            user_key, key = str(entity["PartitionKey"]), str(entity["RowKey"])
+            if not key.startswith(layout.COUNT):
+                continue
+            if kind == "delete" or "etag" not in (answer or {}):
+                with self._lock:
+                    self._rows.pop((user_key, key), None)
+            else:
+                self.keep(user_key, key, entity, str(answer["etag"]))
+
+    def forget(self, user_key: str) -> None:
+        with self._lock:
+            for remembered in [k for k in self._rows if k[0] == user_key]:
+                del self._rows[remembered]
 
 
 def if_unchanged(entity: Any, mode: UpdateMode | None = None) -> dict[str, Any]:

@@ -86,3 +86,55 @@ def test_a_page_of_fifty_costs_one_query(azurite: Azurite, unique: str, tags: li
     counter.requests = 0
     assert catalog.get("alice", image_id(1)) is None  # indexed only: the record itself was never written
     assert counter.requests == 1
+
+
+def test_a_worker_reads_no_count_it_wrote_itself(azurite: Azurite, unique: str) -> None:
+    """Count rows are read by point reads (a filter naming several RowKeys is a partition scan in Table storage),
+    and remembered with the ETags the batch answered: the next image with the same tags costs the batch alone."""
+    counter = Counter()
+    service = TableServiceClient.from_connection_string(azurite.connection_string, raw_request_hook=counter)
+    catalog = TableCatalog(service, unique)
+    catalog.index(record(image_id(0), "color:red", "format:png"))
+    counter.requests = 0
+    catalog.index(record(image_id(1), "color:red", "format:png"))
+    assert counter.requests == 1
+    counter.requests = 0
+    catalog.index(record(image_id(2), "color:red", "format:jpeg"))
+    assert counter.requests == 2  # the new tag's count row is looked for, then the batch
+    assert dict(catalog.counts("alice")) == {"color:red": 3, "format:png": 2, "format:jpeg": 1}
+
+
+def test_a_count_changed_by_another_process_is_read_again_and_stays_exact(azurite: Azurite, unique: str) -> None:
+    counter = Counter()
+    mine = TableCatalog(
+        TableServiceClient.from_connection_string(azurite.connection_string, raw_request_hook=counter), unique
+    )
+    other = TableCatalog(TableServiceClient.from_connection_string(azurite.connection_string), unique)
+    mine.index(record(image_id(0), "shared"))
+    other.index(record(image_id(1), "shared"))  # what `mine` remembers of the count is stale now
+    counter.requests = 0
+    mine.index(record(image_id(2), "shared"))
+    assert counter.requests == 3  # the batch refused on the stale ETag, the count read afresh, the batch
+    assert dict(mine.counts("alice")) == {"shared": 3}
+
+
+def test_counts_stay_exact_when_workers_of_two_processes_index_at_once(account: StorageAccount, unique: str) -> None:
+    catalogs = [TableCatalog(account.tables, unique), TableCatalog(StorageAccount("ImageStorage").tables, unique)]
+    catalogs[0].index(record(image_id(0), "shared"))
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for round_ in range(3):
+                number = 100 * round_ + n
+                catalogs[n % 2].index(record(image_id(number), "shared", f"own-{number}"))
+        except BaseException as exc:  # reported below, where the test can fail on it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert dict(catalogs[1].counts("alice"))["shared"] == 1 + 6 * 3
