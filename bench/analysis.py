@@ -57,6 +57,8 @@ def naive(data: bytes) -> None:
 def rss(function: str, path: Path) -> float:
     return peak_rss_delta_mb(
         "import io\nfrom pathlib import Path\nfrom bench.analysis import floor, ours\n"
+        # Pillow's set-up (plugins, HEIF, limits) happens once per process, on its first image: not per image.
+        "from tagging.analysis.opening import openers\nopeners()\n"
         f"data = Path({str(path)!r}).read_bytes()\n"
         f"def run():\n    {function}(data)\n"
     )

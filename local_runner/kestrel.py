@@ -30,20 +30,42 @@ class SlowBodyError(Exception):
 
 
 async def read_body(content: StreamReader, length: int | None) -> bytes:
-    """The body, `length` bytes (or until its end when None), failing as Kestrel does when it trickles in."""
+    """The body, `length` bytes (or until its end when None), failing as Kestrel does when it trickles in.
+
+    Kestrel checks the average rate since the read began, once the grace period is over, on its heartbeat; so does
+    one timer here, re-armed for when the rate would next fall short, rather than a timeout around every chunk.
+    """
     loop = asyncio.get_running_loop()
+    reader = asyncio.current_task()
+    assert reader is not None
     started = loop.time()
     received = bytearray()
-    while length is None or len(received) < length:
-        # Kestrel checks the average rate since the read began, once the grace period is over.
+    slow = False
+    timer: asyncio.TimerHandle
+
+    def check() -> None:
+        nonlocal timer, slow
         deadline = started + max(BODY_GRACE_PERIOD, len(received) / MIN_BODY_RATE)
-        try:
-            chunk = await asyncio.wait_for(content.readany(), timeout=max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            raise SlowBodyError(f"{len(received)} bytes in {loop.time() - started:.1f} s") from None
-        if not chunk:
-            break
-        received += chunk
+        if loop.time() < deadline:
+            timer = loop.call_at(deadline, check)
+        else:
+            slow = True
+            reader.cancel()
+
+    timer = loop.call_at(started + BODY_GRACE_PERIOD, check)
+    try:
+        while length is None or len(received) < length:
+            chunk = await content.readany()
+            if not chunk:
+                break
+            received += chunk
+    except asyncio.CancelledError:
+        if not slow:
+            raise
+        reader.uncancel()
+        raise SlowBodyError(f"{len(received)} bytes in {loop.time() - started:.1f} s") from None
+    finally:
+        timer.cancel()
     return bytes(received)
 
 
