@@ -26,8 +26,8 @@ Operation = tuple[Any, ...]
 
 # How often a write that lost a race (a count or manifest changed under it) is tried again.
 ATTEMPTS = 12
-# Count rows remembered per process (about 200 bytes each).
-MAX_REMEMBERED = 20_000
+# Count rows remembered per process: about 1 KB each in Python, so at most about 10 MB.
+MAX_REMEMBERED = 10_000
 # Point reads of one call run at once on these threads (each is a round trip; the connection pool holds 10).
 _POINT_READS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="point-read")
 _CONFLICTS = {"EntityAlreadyExists", "UpdateConditionNotSatisfied", "ResourceNotFound", "EntityNotFound"}
