@@ -8,7 +8,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 # checkov pins packaging<24, which pytest cannot share: it gets an environment of its own (tests/infra/bicep.py).
 CHECKOV_STAMP := $(VENV)/checkov/.installed
 
-.PHONY: setup run test chromium lint format bench soak clean
+.PHONY: setup run test chromium lint format bench soak export-model clean
 
 setup: $(PY_STAMP) $(NODE_STAMP) local.settings.json
 
@@ -58,6 +58,15 @@ bench: setup $(BENCH_STAMP)
 soak: setup
 	$(BIN)/python -m bench.soak
 
+## Export the content classifier to ONNX again, and rebuild the places table, in a throwaway environment with
+## torch (about 1.2 GB, in .export-venv): see tagging/labels/data/README.md. The files it writes are committed.
+export-model:
+	$(PYTHON) -m venv .export-venv
+	.export-venv/bin/python -m pip install --quiet -r tools/labels/requirements-export.txt
+	.export-venv/bin/python tools/labels/export_model.py --model efficientnet-lite0
+	.export-venv/bin/python tools/labels/build_places.py
+	sha256sum tagging/labels/data/efficientnet-lite0.onnx tagging/labels/data/places.npz
+
 lint: setup $(BENCH_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -68,4 +77,4 @@ format: setup
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .export-venv node_modules .azurite .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import analysis, overhead, throughput
+from bench import analysis, labels, overhead, throughput
 from bench.common import Report
 
 
@@ -12,6 +12,8 @@ def main() -> int:
     report = Report("Image tagging benchmarks")
     print("Analysis vs decode floor:", flush=True)
     analysis.run(report)
+    print("Content and place tags:", flush=True)
+    labels.run(report)
     print("Overhead over storage calls:", flush=True)
     overhead.run(report)
     print("End to end and scaling:", flush=True)

@@ -32,7 +32,7 @@ from local_runner.azurite import Azurite, Ports
 from local_runner.functions import Out
 from local_runner.host_values import table_write
 from tagging import analysis, bootstrap
-from tagging.config import IMAGES_CONTAINER, JOBS_QUEUE, RECORDS_TABLE
+from tagging.config import CONTENT_TAGS_SETTING, IMAGES_CONTAINER, JOBS_QUEUE, PLACE_TAGS_SETTING, RECORDS_TABLE
 from tagging.identity import user_key
 
 TARGETS = {"upload": 1.2, "worker": 1.3, "read": 1.5}
@@ -75,6 +75,8 @@ class Session:
 
         self.app = function_app
         os.environ["ImageStorage"] = connection  # noqa: SIM112 - the connection's name, as the app spells it
+        # Content and place tags are analysis, which these rows leave out: bench/labels.py measures them.
+        os.environ[CONTENT_TAGS_SETTING] = os.environ[PLACE_TAGS_SETTING] = "false"
         bootstrap.use(None)  # the ports are built from the environment, as in the app
         self.blobs = BlobServiceClient.from_connection_string(connection)
         self.queue = QueueClient.from_connection_string(connection, f"raw-{uuid.uuid4().hex[:8]}")

@@ -54,6 +54,12 @@ param visionKey string = ''
 @description('Seconds after its last analysis before an owner may have an image analysed again (TAGGING_RETRY_INTERVAL_SECONDS; the code\'s default).')
 param retryIntervalSeconds int = 30
 
+@description('Content tags (dog, bird, cup...) from the classifier bundled with the app (TAGGING_CONTENT_TAGS): about 12 ms of CPU and 90 MB of memory per instance.')
+param contentTags bool = true
+
+@description('Country and place tags of geotagged photos from the bundled GeoNames table (TAGGING_PLACE_TAGS).')
+param placeTags bool = true
+
 @description('Client id of an Entra app registration: turns App Service Authentication on (unauthenticated requests get 401). Empty: off.')
 param authClientId string = ''
 
@@ -163,6 +169,8 @@ module api 'app/api.bicep' = {
       FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: string(maxUploadBytes + requestBodyHeadroomBytes)
       TAGGING_MAX_PIXELS: string(maxPixels)
       TAGGING_RETRY_INTERVAL_SECONDS: string(retryIntervalSeconds)
+      TAGGING_CONTENT_TAGS: string(contentTags)
+      TAGGING_PLACE_TAGS: string(placeTags)
       // Sync functions share the worker's one thread pool. The queue functions hold at most 2 x (batchSize +
       // newBatchThreshold) = 24 threads (host.json), so HTTP keeps 8 wherever they share an instance.
       PYTHON_THREADPOOL_THREAD_COUNT: '32'

@@ -34,6 +34,14 @@ def _from_environment() -> Ports:
     settings = Settings.from_env()
     account = StorageAccount(CONNECTION)
     taggers: list[Tagger] = []
+    if settings.content_tags:
+        from tagging.labels import ContentTagger
+
+        taggers.append(ContentTagger())
+    if settings.place_tags:
+        from tagging.labels import PlaceTagger
+
+        taggers.append(PlaceTagger())
     if settings.vision_endpoint:
         taggers.append(
             AzureVisionTagger.connect(settings.vision_endpoint, settings.vision_key, settings.vision_client_id)

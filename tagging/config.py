@@ -29,6 +29,9 @@ RETRY_INTERVAL_SETTING = "TAGGING_RETRY_INTERVAL_SECONDS"
 VISION_ENDPOINT_SETTING = "AZURE_VISION_ENDPOINT"
 VISION_KEY_SETTING = "AZURE_VISION_KEY"
 VISION_CLIENT_ID_SETTING = "AZURE_VISION_CLIENT_ID"
+# The offline taggers, on unless set to false: content tags from the bundled classifier, places from GPS.
+CONTENT_TAGS_SETTING = "TAGGING_CONTENT_TAGS"
+PLACE_TAGS_SETTING = "TAGGING_PLACE_TAGS"
 
 # Who vouches for the caller header (X-MS-CLIENT-PRINCIPAL-ID): see `caller_source`.
 TRUST_IDENTITY_HEADER_SETTING = "TAGGING_TRUST_IDENTITY_HEADER"
@@ -47,6 +50,8 @@ class Settings:
     vision_endpoint: str | None = None
     vision_key: str | None = field(default=None, repr=False)
     vision_client_id: str | None = None
+    content_tags: bool = True
+    place_tags: bool = True
     callers: CallerSource = "header"
 
     @classmethod
@@ -59,6 +64,8 @@ class Settings:
             vision_endpoint=env.get(VISION_ENDPOINT_SETTING, "").strip() or None,
             vision_key=env.get(VISION_KEY_SETTING, "").strip() or None,
             vision_client_id=env.get(VISION_CLIENT_ID_SETTING, "").strip() or None,
+            content_tags=_flag(env, CONTENT_TAGS_SETTING, default=True),
+            place_tags=_flag(env, PLACE_TAGS_SETTING, default=True),
             callers=caller_source(env),
         )
 
@@ -79,6 +86,15 @@ def caller_source(env: Mapping[str, str]) -> CallerSource:
     # In Azure (App Service sets WEBSITE_SITE_NAME) the header is trusted only when said so; elsewhere it is how a
     # developer names the caller.
     return "none" if trusted == "false" or env.get("WEBSITE_SITE_NAME") else "header"
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise ValueError(f"Setting {name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:

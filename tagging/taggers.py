@@ -14,6 +14,7 @@ from tagging.model import Analysis, Tag
 
 if TYPE_CHECKING:
     from azure.ai.vision.imageanalysis import ImageAnalysisClient
+    from PIL.Image import Image
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class TaggerInput:
     analysis: Analysis
     # A small upright WebP of the image, for services that cannot read the original's format or size.
     preview: bytes | None = None
+    # The picture the analysis decoded (upright RGB or RGBA, 512-1024 px on its long side): a tagger working on
+    # pixels starts from it rather than decoding the image a second time.
+    picture: Image | None = None
 
 
 class Tagger(Protocol):

@@ -79,7 +79,9 @@ def tag_image(ports: Ports, job: UploadJob, *, claimant: str, now: datetime | No
     preview = analysis.thumbnail(decoded)
     # Written before the record, so that a record always has its thumbnail; a retry finds it there already.
     ports.thumbnails.save(ref.thumbnail, preview, analysis.THUMBNAIL_CONTENT_TYPE, {})
-    extra = run_taggers(ports.taggers, TaggerInput(ref.image_id, data, job.content_type, result, preview))
+    extra = run_taggers(
+        ports.taggers, TaggerInput(ref.image_id, data, job.content_type, result, preview, decoded.image)
+    )
     automatic = addressable(merge(result.tags, extra, limit=MAX_AUTOMATIC_TAGS))
     tags = with_edits(automatic, job.user_tags, job.removed_tags)
     done = replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -168,16 +169,29 @@ def test_the_queue_functions_can_never_hold_every_thread_of_the_workers_pool() -
     assert pool - held >= 8, f"{pool} threads, of which the queue functions may hold {held}"
 
 
-@pytest.mark.parametrize("path", ["local_runner", "tests", "local.settings.json", ".venv", "node_modules", "infra"])
+@pytest.mark.parametrize(
+    "path", ["local_runner", "tests", "local.settings.json", ".venv", "node_modules", "infra", "tools"]
+)
 def test_development_files_are_kept_out_of_the_deployment_package(path: str) -> None:
     ignored = (ROOT / ".funcignore").read_text().split()
     assert path in ignored
 
 
-def test_indexing_the_app_needs_no_settings_and_loads_no_storage_sdk() -> None:
+def test_the_deployment_package_carries_the_content_model_and_the_places() -> None:
+    """.funcignore follows .gitignore's rules; every entry here is a plain name or a `name*` pattern."""
+    ignored = (ROOT / ".funcignore").read_text().split()
+    data = ROOT / "tagging" / "labels" / "data"
+    for path in [data / "efficientnet-lite0.onnx", data / "places.npz", data / "classes.tsv", data / "tags.tsv"]:
+        assert path.is_file()
+        parts = path.relative_to(ROOT).parts
+        assert not any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in ignored), path
+
+
+def test_indexing_the_app_needs_no_settings_and_loads_no_storage_sdk_nor_the_model() -> None:
+    heavy = ("azure.storage", "azure.data", "azure.identity", "onnxruntime")
     probe = (
         "import sys, function_app; function_app.app.get_functions(); "
-        "print(sorted(m for m in sys.modules if m.startswith(('azure.storage', 'azure.data', 'azure.identity'))))"
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith((CONNECTION, "AzureWebJobs"))}
     result = subprocess.run(

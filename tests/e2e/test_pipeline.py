@@ -152,6 +152,40 @@ def test_real_camera_photos_are_tagged(stack: Stack) -> None:
         assert {"format:jpeg", f"orientation:{orientation}", "sharp"} <= tags
 
 
+@pytest.mark.skipif(not PHOTOS.is_dir(), reason=NO_PHOTOS)
+def test_content_and_place_tags_reach_the_index_and_a_parent_finds_its_children(stack: Stack) -> None:
+    frank = user()
+    photos = ["friends_by_Aitzol_Berasategi.jpg", "Kleiber_by_Lukas_Baubkus.jpg", "ColorfulCups_2560x1600.jpg"]
+    ids = {}
+    for name in photos:
+        with Image.open(PHOTOS / name) as photo:
+            # Within the stack's upload limit, as a phone's resized copy would come, its EXIF (GPS) kept.
+            exif = photo.info.get("exif", b"")
+            photo.thumbnail((1600, 1600))
+            out = io.BytesIO()
+            photo.save(out, format="JPEG", quality=90, exif=exif)
+        response = stack.upload(out.getvalue(), frank)
+        assert response.status_code == 202
+        ids[name] = response.json()["id"]
+    shown = {name: stack.settled(image_id, frank) for name, image_id in ids.items()}
+    dog = {t["name"]: t for t in shown["friends_by_Aitzol_Berasategi.jpg"]["tags"]}
+    assert dog["dog"]["source"] == dog["animal"]["source"] == "efficientnet-lite0"
+    assert dog["animal"]["confidence"] == dog["dog"]["confidence"]
+    cups = {t["name"]: t["source"] for t in shown["ColorfulCups_2560x1600.jpg"]["tags"]}
+    assert cups["cup"] == "efficientnet-lite0"
+    assert cups["country:denmark"] == "geonames"
+
+    def found(tag: str) -> set[str]:
+        response = stack.call("GET", f"/api/images?tag={tag}", frank)
+        assert response.status_code == 200
+        return {item["id"] for item in response.json()["items"]}
+
+    dog_id, bird_id = ids["friends_by_Aitzol_Berasategi.jpg"], ids["Kleiber_by_Lukas_Baubkus.jpg"]
+    assert found("animal") == {dog_id, bird_id}
+    assert found("dog") == {dog_id}
+    assert found("country:denmark") == {ids["ColorfulCups_2560x1600.jpg"]}
+
+
 def test_a_job_delivered_twice_at_once_then_again_yields_one_of_everything_and_nothing_in_poison(
     stack: Stack,
 ) -> None:

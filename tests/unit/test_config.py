@@ -43,3 +43,24 @@ def test_the_caller_header_is_trusted_only_when_something_vouches_for_it(env: di
 def test_a_trust_setting_that_is_not_a_boolean_is_refused() -> None:
     with pytest.raises(ValueError, match="TAGGING_TRUST_IDENTITY_HEADER must be true or false"):
         Settings.from_env({"TAGGING_TRUST_IDENTITY_HEADER": "yes"})
+
+
+def test_the_offline_taggers_are_on_unless_turned_off() -> None:
+    assert (Settings.from_env({}).content_tags, Settings.from_env({}).place_tags) == (True, True)
+    # Bicep's string(false) is 'False'.
+    off = Settings.from_env({"TAGGING_CONTENT_TAGS": "False", "TAGGING_PLACE_TAGS": "false"})
+    assert (off.content_tags, off.place_tags) == (False, False)
+    with pytest.raises(ValueError, match="TAGGING_CONTENT_TAGS must be true or false"):
+        Settings.from_env({"TAGGING_CONTENT_TAGS": "yes"})
+
+
+def test_the_ports_carry_the_offline_taggers_the_settings_ask_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tagging import bootstrap
+
+    monkeypatch.setenv("ImageStorage", "UseDevelopmentStorage=true")
+    monkeypatch.delenv("TAGGING_CONTENT_TAGS", raising=False)
+    monkeypatch.delenv("TAGGING_PLACE_TAGS", raising=False)
+    built = bootstrap._from_environment()
+    assert [tagger.name for tagger in built.taggers] == ["efficientnet-lite0", "geonames"]
+    monkeypatch.setenv("TAGGING_CONTENT_TAGS", "false")
+    assert [tagger.name for tagger in bootstrap._from_environment().taggers] == ["geonames"]
