@@ -23,6 +23,7 @@ from tagging.web import (
     item_view,
     json_response,
     link_response,
+    link_view,
     page_response,
     query_values,
     record_view,
@@ -38,7 +39,7 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 @app.route(route="app/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def web_page(req: func.HttpRequest) -> func.HttpResponse:
     """The browser page (static files, no data: anonymous; the API calls it makes carry the key and identity)."""
-    return handle(req, lambda: page_response(req))
+    return handle(req, lambda: page_response(req, ports().images.link_origin()))
 
 
 @app.route(route="images", methods=["POST"])
@@ -102,6 +103,12 @@ def get_thumbnail(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="images/{id}/content", methods=["GET"])
 def get_content(req: func.HttpRequest) -> func.HttpResponse:
     return _api(req, lambda p, user: link_response(library.content_link(p, user_id=user, image_id=_id(req))))
+
+
+@app.route(route="images/{id}/link", methods=["GET"])
+def get_link(req: func.HttpRequest) -> func.HttpResponse:
+    """The same short-lived link as JSON: a page shows it with an <img>."""
+    return _api(req, lambda p, user: link_view(library.content_link(p, user_id=user, image_id=_id(req))))
 
 
 @app.route(route="images/{id}", methods=["DELETE"])

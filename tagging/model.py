@@ -217,3 +217,5 @@ class Item:
     height: int | None
     uploaded_at: str
     thumbnail: bool
+    # As uploaded; None when none was given, or for rows indexed before listings carried it.
+    filename: str | None = None

@@ -42,6 +42,9 @@ class ImageStore(Protocol):
         """A URL from which anyone holding it may read the blob's bytes for a few minutes, and nothing else; None
         when there is no such blob."""
 
+    def link_origin(self) -> str:
+        """The origin (scheme, host and port) every `link` points at: what a page's content policy must allow."""
+
     def delete(self, name: str) -> bool:
         """Remove `name`; False when there was nothing to remove."""
 

@@ -92,6 +92,7 @@ def item_view(item: Item) -> dict[str, Any]:
         "height": item.height,
         "uploaded_at": item.uploaded_at,
         "thumbnail": _thumbnail_path(item.image_id, item.thumbnail),
+        "filename": item.filename,
     }
 
 
@@ -245,13 +246,24 @@ PAGE_FILES = {
     "app.js": ("app.js", "text/javascript; charset=utf-8"),
     "app.css": ("app.css", "text/css; charset=utf-8"),
 }
-PAGE_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
 
 
-def page_response(req: func.HttpRequest) -> func.HttpResponse:
+def page_policy(image_origin: str) -> str:
+    """The page's content policy: its own files, thumbnails it fetched (blob: URLs), and full-size images from the
+    storage origin that download links point at, which an <img> loads without credentials or CORS."""
+    return (
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: {image_origin}; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def link_view(link: str) -> func.HttpResponse:
+    """A download link as JSON, for a page that shows the image with an <img> (which cannot follow a redirect
+    that needs the API's headers). Never cached: the link expires."""
+    return json_response({"url": link}, headers={"Cache-Control": "no-store"})
+
+
+def page_response(req: func.HttpRequest, image_origin: str) -> func.HttpResponse:
     """One of the page's files, by a fixed list (never a path from the request), with a strict CSP."""
     requested = req.route_params.get("path") or ""
     path = urlsplit(req.url).path
@@ -271,7 +283,7 @@ def page_response(req: func.HttpRequest) -> func.HttpResponse:
         "Content-Type": content_type,
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": PAGE_POLICY,
+        "Content-Security-Policy": page_policy(image_origin),
         "Referrer-Policy": "no-referrer",
     }
     return func.HttpResponse((PAGE_DIR / name).read_bytes(), status_code=200, headers=headers, mimetype=content_type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from tagging import tags as tag_rules
 from tagging.config import Settings
@@ -48,6 +48,10 @@ class FakeImageStore(ImageStore):
 
     def link(self, name: str) -> str | None:
         return f"{FAKE_LINK}{quote(name, safe='')}" if name in self.blobs else None
+
+    def link_origin(self) -> str:
+        parts = urlsplit(FAKE_LINK)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def follow(self, link: str) -> bytes:
         """The bytes behind a link from `link`, as Blob Storage would serve them."""

@@ -16,7 +16,38 @@ const state = {
   continuation: null,
   pending: new Map(),  // id -> the identity headers it was uploaded with, until it is tagged
   thumbnails: new Map(),
+  known: [],           // every tag of the user's images with its count, from /api/tags
 };
+
+// -- tags: what kind each is, and which a card shows first --------------------------------------------------
+
+// Tags that nearly every image carries say nothing on a card: they wait in the detail view.
+const EVERYWHERE = new Set(["sharp", "geotagged"]);
+const EVERYWHERE_PREFIXES = ["format:", "resolution:", "orientation:"];
+const TECHNICAL = new Set(["sharp", "blurry", "panorama", "monochrome", "dark", "bright", "transparent", "animated",
+                           "geotagged"]);
+const KINDS = [
+  ["content", "What is in them"], ["place", "Places"], ["colour", "Colours"], ["date", "Dates"],
+  ["camera", "Cameras"], ["technical", "Technical"],
+];
+
+function kindOf(name) {
+  const prefix = name.includes(":") ? name.slice(0, name.indexOf(":")) : "";
+  if (prefix === "color") return "colour";
+  if (prefix === "camera" || prefix === "lens") return "camera";
+  if (prefix === "taken") return "date";
+  if (prefix === "country" || prefix === "place") return "place";
+  if (["format", "orientation", "resolution"].includes(prefix) || TECHNICAL.has(name)) return "technical";
+  return "content";  // what the classifier, another tagger or the owner says is in the picture
+}
+
+const everywhere = (name) => EVERYWHERE.has(name) || EVERYWHERE_PREFIXES.some((prefix) => name.startsWith(prefix));
+
+// Content first, then places, colours, dates, cameras, technical; the most confident first within a kind.
+function ordered(tags) {
+  const rank = (tag) => KINDS.findIndex(([kind]) => kind === kindOf(tag.name));
+  return [...tags].sort((a, b) => rank(a) - rank(b) || b.confidence - a.confidence);
+}
 
 // -- identity: App Service Authentication in Azure, a typed user name locally --------------------------------
 
@@ -120,8 +151,10 @@ function uploadRow(file) {
 
 function finish(row, text, kind) {
   const label = row.querySelector(".state");
-  label.textContent = text;
+  label.textContent = kind === "error" ? `Failed: ${text}` : text;
   label.className = `state ${kind}`;
+  // A refused upload's bar may have filled while its bytes were sent: the row, not the bar, says how it ended.
+  row.classList.toggle("failed", kind === "error");
 }
 
 function upload(file) {
@@ -151,12 +184,12 @@ function upload(file) {
         row.dataset.id = body.id;
         schedulePoll();
       } else {
-        const fallback = request.status === 413 ? "too large for the app" : `failed (${request.status})`;
+        const fallback = request.status === 413 ? "too large for the app" : `HTTP ${request.status}`;
         finish(row, body?.error?.message || fallback, "error");
       }
       resolve();
     };
-    request.onerror = () => { finish(row, "network error: is the app running?", "error"); resolve(); };
+    request.onerror = () => { finish(row, "the app cannot be reached: is it running?", "error"); resolve(); };
     finish(row, "uploading…", "");
     request.send(file);
   });
@@ -226,7 +259,7 @@ async function thumbnail(img, item) {
   if (img.getAttribute("src") !== url) img.src = url;
 }
 
-function tagChip(item, tag) {
+function tagChip(item, tag, removable = true) {
   const chip = document.createElement("li");
   const filter = document.createElement("button");
   filter.type = "button";
@@ -238,14 +271,16 @@ function tagChip(item, tag) {
   remove.textContent = "×";
   remove.setAttribute("aria-label", `Remove tag ${tag.name}`);
   remove.addEventListener("click", () => change(() => api("DELETE", tagPath(item.id, tag.name))));
-  chip.append(filter, remove);
+  chip.append(filter);
+  if (removable) chip.append(remove);
   updateChip(chip, tag);
   return chip;
 }
 
 function updateChip(chip, tag) {
-  chip.className = `tag ${tag.source === "user" ? "user" : ""}`;
-  chip.firstElementChild.title = `${tag.source}, confidence ${tag.confidence}`;
+  const kind = tag.source === "user" ? "user" : kindOf(tag.name) === "content" ? "content" : "";
+  chip.className = `tag ${kind}`;
+  chip.firstElementChild.title = `${tag.name} (${tag.source}, confidence ${tag.confidence})`;
 }
 
 function tagPath(id, name) {
@@ -257,6 +292,7 @@ function tagPath(id, name) {
 function card(item) {
   const node = $("card").content.firstElementChild.cloneNode(true);
   node.dataset.id = item.id;
+  node.querySelector(".open").addEventListener("click", (event) => view(node.dataset.id, event.currentTarget));
   const form = node.querySelector(".add-tag");
   const input = form.querySelector("input");
   input.id = `add-${item.id}`;
@@ -275,18 +311,111 @@ function card(item) {
   return node;
 }
 
+function displayName(item) {
+  return item.filename || `Image ${item.id.slice(0, 8)}`;
+}
+
 function updateCard(node, item) {
+  const name = displayName(item);
+  const shown = ordered(item.tags.filter((tag) => !everywhere(tag.name)));
+  node.querySelector(".open").setAttribute("aria-label", `Open ${name}`);
   const img = node.querySelector("img");
-  const names = item.tags.map((tag) => tag.name);
-  img.alt = !item.thumbnail ? "No preview" : names.length ? `Image tagged ${names.slice(0, 4).join(", ")}` : "Image";
+  img.alt = !item.thumbnail ? "No preview" : shown.length ? `${name}: ${shown.slice(0, 4).map((t) => t.name).join(", ")}` : name;
   thumbnail(img, item);
-  const size = item.width ? `${item.width}×${item.height}` : "";
-  node.querySelector(".meta").textContent = `${item.status} · ${size} · ${new Date(item.uploaded_at).toLocaleString()}`;
+  node.querySelector(".name").textContent = name;
+  node.querySelector(".name").title = name;
+  const meta = node.querySelector(".meta");
+  const facts = [item.width ? `${item.width}×${item.height}` : "", new Date(item.uploaded_at).toLocaleDateString()];
+  meta.textContent = facts.filter(Boolean).join(" · ");
+  if (item.status !== "done") {  // "done" is every card's state: only the others are worth a word
+    const state = document.createElement("span");
+    state.className = item.status;
+    state.textContent = item.status === "pending" ? "tagging… · " : `${item.status} · `;
+    meta.prepend(state);
+  }
   // When the tag whose "×" had the focus goes, the focus goes to this card's "add a tag" field.
   const input = node.querySelector(".add-tag input");
-  reconcile(node.querySelector(".tags"), item.tags, (tag) => tag.name, (tag) => tagChip(item, tag), updateChip,
+  reconcile(node.querySelector(".tags"), shown, (tag) => tag.name, (tag) => tagChip(item, tag), updateChip,
             () => input.focus());
 }
+
+// -- the full view: the image at full size, all its tags and facts -------------------------------------------
+
+let viewing = null;  // the id shown, and the button that opened it
+
+async function view(id, opener) {
+  viewing = { id, opener };
+  const dialog = $("viewer");
+  $("viewer-title").textContent = displayName(state.items.find((item) => item.id === id) || { id });
+  $("viewer-image").removeAttribute("src");
+  $("viewer-image").alt = "";
+  $("viewer-facts").replaceChildren();
+  $("viewer-tags").replaceChildren();
+  $("viewer-status").textContent = "Loading…";
+  if (!dialog.open) dialog.showModal();
+  let image;
+  try {
+    image = await api("GET", `/api/images/${id}`);
+  } catch (error) {
+    if (viewing?.id !== id) return;
+    $("viewer-status").textContent = error.status === 404 ? "This image was deleted." : error.message;
+    if (error.status === 404) refresh();
+    return;
+  }
+  if (viewing?.id !== id) return;  // another image was opened meanwhile
+  showImage(image);
+  try {
+    const link = await api("GET", `/api/images/${id}/link`);
+    if (viewing?.id === id) $("viewer-image").src = link.url;
+  } catch (error) {
+    if (viewing?.id === id) $("viewer-status").textContent = `The image cannot be shown: ${error.message}`;
+  }
+}
+
+function showImage(image) {
+  const name = displayName(image);
+  $("viewer-title").textContent = name;
+  const content = ordered(image.tags).filter((tag) => kindOf(tag.name) === "content").map((tag) => tag.name);
+  $("viewer-image").alt = content.length ? `${name}: ${content.join(", ")}` : name;
+  $("viewer-status").textContent = image.status === "done" ? "" : image.status === "pending"
+    ? "Still being tagged." : `Tagging failed: ${image.error}`;
+  const camera = [image.camera?.make, image.camera?.model].filter(Boolean).join(" ");
+  const where = image.tags.filter((tag) => kindOf(tag.name) === "place").map((tag) => tag.name.split(":")[1]);
+  const position = image.location ? `${image.location.latitude.toFixed(4)}, ${image.location.longitude.toFixed(4)}` : "";
+  const facts = [
+    ["Size", image.width ? `${image.width}×${image.height} (${image.megapixels} MP)` : ""],
+    ["File", [image.format?.toUpperCase(), image.bytes ? `${(image.bytes / 1048576).toFixed(1)} MB` : ""].filter(Boolean).join(", ")],
+    ["Taken", image.taken_at ? new Date(image.taken_at).toLocaleString() : ""],
+    ["Camera", [camera, image.camera?.lens].filter(Boolean).join(", ")],
+    ["Place", [where.join(", "), position].filter(Boolean).join(" · ")],
+    ["Uploaded", new Date(image.uploaded_at).toLocaleString()],
+  ];
+  const list = $("viewer-facts");
+  list.replaceChildren();
+  for (const [term, value] of facts) {
+    if (!value) continue;
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    list.append(dt, dd);
+  }
+  $("viewer-tags").replaceChildren(...ordered(image.tags).map((tag) => {
+    const chip = tagChip(image, tag, false);
+    chip.firstElementChild.addEventListener("click", () => $("viewer").close());
+    return chip;
+  }));
+}
+
+$("viewer-close").addEventListener("click", () => $("viewer").close());
+$("viewer").addEventListener("close", () => {
+  const opener = viewing?.opener;
+  viewing = null;
+  $("viewer-image").removeAttribute("src");
+  if (opener?.isConnected) opener.focus();
+});
+// A click on the backdrop (outside the dialog's box) closes it, as Escape does.
+$("viewer").addEventListener("click", (event) => { if (event.target === $("viewer")) $("viewer").close(); });
 
 async function change(action) {
   try {
@@ -323,13 +452,115 @@ async function relist() {
   }
   const items = [];
   let continuation = null;
+  const counted = api("GET", "/api/tags").then((body) => body.tags, () => state.known);
   for (let shown = 0; shown < state.pages; shown += 1) {
     const page = await listPage(continuation);
     items.push(...page.items);
     continuation = page.continuation;
     if (!continuation) break;
   }
+  showTags(await counted);
   show(items, continuation);
+}
+
+// -- discovering tags: a browser by kind, the search's suggestions, and the closest tags to a search ---------
+
+function showTags(known) {
+  state.known = known;
+  const list = $("known-tags");
+  const names = known.map((tag) => tag.name);
+  if ([...list.options].map((option) => option.value).join("\n") !== names.join("\n")) {
+    list.replaceChildren(...known.map((tag) => new Option(`${tag.count} image${tag.count === 1 ? "" : "s"}`, tag.name)));
+  }
+  $("tag-total").textContent = known.length ? `(${known.length})` : "";
+  const groups = KINDS.map(([kind, title]) => [title, known.filter((tag) => kindOf(tag.name) === kind)])
+    .filter(([, tags]) => tags.length);
+  const signature = JSON.stringify(groups);
+  const holder = $("tag-groups");
+  if (holder.dataset.signature === signature) return;  // unchanged: keep the focus where it is
+  holder.dataset.signature = signature;
+  holder.replaceChildren(...groups.map(([title, tags]) => {
+    const group = document.createElement("section");
+    const heading = document.createElement("h3");
+    heading.textContent = title;
+    const items = document.createElement("ul");
+    items.append(...tags.map((tag) => countedTag(tag)));
+    group.append(heading, items);
+    return group;
+  }));
+  if (!known.length) holder.textContent = "No tags yet: upload a photo.";
+}
+
+function countedTag(tag) {
+  const chip = document.createElement("li");
+  chip.className = `tag ${kindOf(tag.name) === "content" ? "content" : ""}`;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = tag.name;
+  const count = document.createElement("span");
+  count.className = "count";
+  count.textContent = String(tag.count);
+  button.append(count);
+  button.setAttribute("aria-label", `${tag.name}, ${tag.count} image${tag.count === 1 ? "" : "s"}`);
+  button.addEventListener("click", () => search([tag.name]));
+  chip.append(button);
+  return chip;
+}
+
+// The tags nearest to a word that matched none: `green` -> `color:green`, `dogs` -> `dog`, a typo -> the word.
+function closest(word) {
+  const wanted = word.toLowerCase();
+  const scored = [];
+  for (const tag of state.known) {
+    const name = tag.name;
+    const bare = name.includes(":") ? name.slice(name.indexOf(":") + 1) : name;
+    let score = null;
+    if (bare === wanted) score = 0;
+    else if (bare.startsWith(wanted) || wanted.startsWith(bare)) score = 1;
+    else if (name.includes(wanted)) score = 2;
+    else if (distance(bare, wanted) <= Math.max(1, Math.floor(wanted.length / 4))) score = 3;
+    if (score !== null) scored.push([score, -tag.count, tag]);
+  }
+  scored.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return scored.slice(0, 5).map(([, , tag]) => tag);
+}
+
+function distance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+function suggest(items) {
+  const box = $("suggestions");
+  const missing = state.tags.filter((name) => !state.known.some((tag) => tag.name === name));
+  if (items === null || items.length || !state.tags.length) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const alternatives = missing.flatMap((name) => closest(name)).filter((tag, i, all) => all.indexOf(tag) === i);
+  const text = document.createElement("p");
+  if (!missing.length) text.textContent = "No image carries all of these tags together.";
+  else if (alternatives.length) text.textContent = `No image is tagged ${missing.join(" or ")}. Did you mean:`;
+  else text.textContent = `No image is tagged ${missing.join(" or ")}. Browse the tags above to see what there is.`;
+  const signature = JSON.stringify([text.textContent, alternatives.map((tag) => tag.name)]);
+  if (box.dataset.signature === signature && !box.hidden) return;
+  box.dataset.signature = signature;
+  box.replaceChildren(text, ...alternatives.map((tag) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = `${tag.name} (${tag.count})`;
+    button.addEventListener("click", () => search(state.tags.map((name) => (missing.includes(name) ? tag.name : name))));
+    return button;
+  }));
+  box.hidden = false;
 }
 
 async function nextPage() {
@@ -351,6 +582,7 @@ function show(items, continuation, status = null) {
   state.continuation = continuation;
   reconcile($("gallery"), state.items, (item) => item.id, card, updateCard, () => $("gallery-title").focus());
   $("more").hidden = !continuation;
+  suggest(status === null ? state.items : null);
   const count = state.items.length;
   const filter = state.tags.length ? ` tagged ${state.tags.join(" + ")}` : "";
   setStatus(status || `${count} image${count === 1 ? "" : "s"}${filter}${continuation ? " (more below)" : ""}`);
@@ -417,7 +649,7 @@ async function poll() {
     }
     if (image.status === "pending") continue;
     state.pending.delete(id);
-    mark(id, image.status === "done" ? "tagged" : `failed: ${image.error}`, image.status === "done" ? "done" : "error");
+    mark(id, image.status === "done" ? "tagged" : image.error, image.status === "done" ? "done" : "error");
     settled = true;
   }
   timer = null;

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tagging.analysis import classifier_input
 from tagging.errors import TaggingError
 from tagging.labels.vocabulary import Vocabulary
 from tagging.model import Tag
@@ -86,7 +87,8 @@ class ContentTagger:
         """Load the model and the vocabulary now rather than on the first image; raises what loading raised."""
         with self._lock:
             if self._failure is not None:
-                raise self._failure
+                # A fresh error each time: re-raising one object would grow its traceback with every image.
+                raise ModelIntegrityError(str(self._failure))
             if self._session is None:
                 try:
                     self._vocabulary = self._vocabulary or Vocabulary.load(DATA)
@@ -98,8 +100,6 @@ class ContentTagger:
 
     def probabilities(self, image: TaggerInput) -> np.ndarray:
         """The 1000 ImageNet class probabilities for the picture the analysis decoded."""
-        from tagging.analysis import classifier_input
-
         self.load()
         assert self._session is not None
         assert image.picture is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import suppress
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
@@ -86,6 +87,10 @@ class BlobImageStore:
         if self.describe(name) is None:
             return None
         return self._links.link(self._container.container_name, name)
+
+    def link_origin(self) -> str:
+        parts = urlsplit(self._container.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def delete(self, name: str) -> bool:
         try:

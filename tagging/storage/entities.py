@@ -263,6 +263,7 @@ def item_from_row(row: Mapping[str, Any]) -> Item:
         height=read.integer("height"),
         uploaded_at=read.timestamp("uploaded_at") or _written_at(row),
         thumbnail=read.flag("thumbnail"),
+        filename=read.text("filename"),
     )
     if read.problems:
         logger.warning("Row %s cannot be read whole: %s", plain(row.get("RowKey")), "; ".join(read.problems))

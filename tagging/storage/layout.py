@@ -91,6 +91,7 @@ def summary(record: ImageRecord) -> dict[str, object]:
         "height": record.height,
         "uploaded_at": record.uploaded_at,
         "thumbnail": record.thumbnail,
+        "filename": record.filename,
     }
 
 

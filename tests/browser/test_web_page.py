@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import uuid
+from urllib.parse import urlsplit
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,18 +117,26 @@ def test_dropped_photos_are_uploaded_tagged_filtered_edited_and_deleted_after_co
 
     drop_files(page, "#drop", [("holiday photo.jpg", photo_bytes(), "image/jpeg")])
     card = page.locator(".card").first
-    expect(card.get_by_role("button", name="format:jpeg", exact=True)).to_be_visible(timeout=30_000)
     expect(page.locator("#uploads li", has_text="holiday photo.jpg")).to_contain_text("tagged", timeout=30_000)
+    expect(card.locator(".name")).to_have_text("holiday photo.jpg")
     expect(card.locator("img")).to_have_attribute("src", re.compile("^blob:"))
+    # Tags on nearly every image stay off the card, for the full view.
+    expect(card.get_by_role("button", name="format:jpeg", exact=True)).to_have_count(0)
 
     # Refused here (not an image) and by the app (its size limit, which it states: the page knows no number).
     page.set_input_files("#files", [str(tmp_path / "notes.txt"), str(tmp_path / "huge.png")])
-    expect(page.locator("#uploads li", has_text="notes.txt")).to_contain_text("not an image")
+    expect(page.locator("#uploads li", has_text="notes.txt")).to_contain_text("Failed: not an image")
     expect(page.locator("#uploads li", has_text="huge.png")).to_contain_text(
         f"the limit is {MAX_UPLOAD_BYTES:,} bytes", timeout=30_000
     )
+    # A refused upload looks failed, whatever its bar says; a tagged one does not.
+    expect(page.locator("#uploads li", has_text="huge.png")).to_have_class(re.compile(r"\bfailed\b"))
+    expect(page.locator("#uploads li", has_text="holiday photo.jpg")).not_to_have_class(re.compile(r"\bfailed\b"))
 
-    card.get_by_role("button", name="orientation:landscape", exact=True).click()
+    # Every tag can be found without guessing: the tag browser lists them by kind, with counts.
+    page.get_by_text("Browse tags").click()
+    technical = page.locator("#tag-groups section", has_text="Technical")
+    technical.get_by_role("button", name="orientation:landscape, 1 image").click()
     expect(page.locator("#status")).to_contain_text("1 image tagged orientation:landscape")
     expect(page.get_by_label("Search tags")).to_have_value("orientation:landscape")
 
@@ -329,6 +338,8 @@ def test_the_page_works_with_a_keyboard_and_on_a_phone(stack: Stack, browser: An
     # Tags and their remove buttons are big enough for a finger.
     remove = page.locator(".card .tag .remove").first
     expect(remove).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-phone.png"), full_page=True)
     for target in (remove, page.locator(".card .tag button").first):
         box = target.bounding_box()
         assert box is not None
@@ -351,7 +362,11 @@ def test_the_page_is_served_with_a_strict_policy(stack: Stack) -> None:
 
     response = httpx.get(f"{stack.url}/api/app/")
     assert response.status_code == 200
-    assert "default-src 'none'" in response.headers["content-security-policy"]
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    # Images from the page itself, its blob: thumbnails, and the storage origin of download links: no other host.
+    blob = urlsplit(stack.account.blobs.url)
+    assert f"img-src 'self' blob: {blob.scheme}://{blob.netloc};" in policy
     assert response.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(f"{stack.url}/api/app/app.js").headers["content-type"].startswith("text/javascript")
     assert httpx.get(f"{stack.url}/api/app/../host.json").status_code == 404
@@ -378,3 +393,119 @@ def test_a_deployment_that_trusts_no_caller_says_so_instead_of_asking_for_a_name
         expect(page.locator("#status")).to_have_text("This deployment accepts no one until its owner turns sign-in on.")
         assert listed == []
         assert errors == []
+
+
+def named_upload(stack: Stack, user: str, data: bytes, filename: str) -> str:
+    response = stack.upload(data, user, **{"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+    assert response.status_code == 202, response.text
+    image_id: str = response.json()["id"]
+    assert stack.settled(image_id, user)["status"] == "done"
+    return image_id
+
+
+def test_a_photo_is_found_by_name_opened_full_size_with_its_facts_and_closed_again(
+    stack: Stack, browser: Any, user: str
+) -> None:
+    from playwright.sync_api import expect
+
+    image_id = named_upload(stack, user, photo_bytes(), "beach.jpg")
+    page, errors = open_page(browser, user=user)
+    page.goto(f"{stack.url}/api/app/")
+    card = page.locator(f'.card[data-id="{image_id}"]')
+    expect(card.locator(".name")).to_have_text("beach.jpg")
+    opener = card.get_by_role("button", name="Open beach.jpg")
+    opener.click()
+
+    viewer = page.get_by_role("dialog", name="beach.jpg")
+    expect(viewer).to_be_visible()
+    # Full size, from the short-lived link, which the page's policy lets an <img> load from the storage origin.
+    full = viewer.locator("#viewer-image")
+    expect(full).to_have_attribute("src", re.compile(r"^http://127\.0\.0\.1:\d+/devstoreaccount1/images/"))
+    page.wait_for_function("document.getElementById('viewer-image').naturalWidth > 0")
+    width = page.evaluate("document.getElementById('viewer-image').naturalWidth")
+    assert width == stack.get(image_id, user).json()["width"]
+    facts = viewer.locator("#viewer-facts")
+    expect(facts).to_contain_text("Size")
+    expect(facts).to_contain_text("Uploaded")
+    # Every tag is here, the technical ones too, content ones first.
+    expect(viewer.get_by_role("button", name="format:jpeg", exact=True)).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-viewer.png"))
+
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Open beach.jpg"
+    assert errors == []
+
+
+def test_an_image_deleted_elsewhere_says_so_in_the_full_view(stack: Stack, browser: Any, user: str) -> None:
+    from playwright.sync_api import expect
+
+    image_id = named_upload(stack, user, image_bytes("JPEG", (90, 60), (20, 160, 40)), "gone.jpg")
+    page, errors = open_page(browser, user=user)
+    page.goto(f"{stack.url}/api/app/")
+    opener = page.get_by_role("button", name="Open gone.jpg")
+    expect(opener).to_be_visible()
+    assert stack.call("DELETE", f"/api/images/{image_id}", user).status_code == 204
+    opener.click()
+    expect(page.locator("#viewer-status")).to_have_text("This image was deleted.")
+    page.keyboard.press("Escape")
+    expect(page.locator(".card")).to_have_count(0)
+    assert errors == []
+
+
+def test_a_search_that_finds_nothing_offers_the_closest_tags_and_the_box_completes_from_them(
+    stack: Stack, browser: Any, user: str
+) -> None:
+    from playwright.sync_api import expect
+
+    named_upload(stack, user, image_bytes("JPEG", (90, 60), (20, 160, 40)), "lawn.jpg")
+    page, errors = open_page(browser, user=user)
+    page.goto(f"{stack.url}/api/app/")
+    expect(page.locator(".card")).to_have_count(1)
+    options = page.locator("#known-tags option")
+    expect(options.first).to_be_attached()
+    assert "color:green" in options.evaluate_all("all => all.map(o => o.value)")
+
+    page.get_by_label("Search tags").fill("green")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("0 images tagged green")
+    suggestions = page.locator("#suggestions")
+    expect(suggestions).to_contain_text("No image is tagged green. Did you mean:")
+    suggestions.get_by_role("button", name="color:green (1)").click()
+    expect(page.locator("#status")).to_contain_text("1 image tagged color:green")
+    expect(suggestions).to_be_hidden()
+
+    page.get_by_label("Search tags").fill("qqqqqq")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(suggestions).to_contain_text("Browse the tags above to see what there is.")
+    assert errors == []
+
+
+def test_on_a_touch_phone_the_page_speaks_of_tapping_and_thumbnails_are_shown_no_larger_than_sharp(
+    stack: Stack, browser: Any, user: str
+) -> None:
+    from playwright.sync_api import expect
+
+    named_upload(stack, user, photo_bytes(), "dune.jpg")
+    # Tall enough for the whole page: a full-page screenshot would override the device emulation, touch included.
+    context = browser.new_context(viewport={"width": 390, "height": 1300}, has_touch=True, is_mobile=True,
+                                  device_scale_factor=2)  # fmt: skip
+    context.add_init_script(f"localStorage.setItem('tagging.user', {user!r})")
+    page = context.new_page()
+    page.goto(f"{stack.url}/api/app/")
+    drop = page.locator("#drop")
+    expect(drop).to_contain_text("tap to choose")
+    assert "click" not in drop.inner_text()
+    assert "Enter" not in drop.inner_text()
+    thumb = page.locator(".card img").first
+    expect(thumb).to_have_attribute("src", re.compile("^blob:"))
+    page.wait_for_function("document.querySelector('.card img').naturalWidth > 0")
+    box = thumb.bounding_box()
+    assert box is not None
+    natural = page.evaluate("document.querySelector('.card img').naturalWidth")
+    # Shown at 112 CSS px: 224 device pixels here, from a thumbnail of 256.
+    assert box["width"] * 2 <= natural, (box, natural)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-phone-touch.png"))
+    context.close()

@@ -51,6 +51,7 @@ ROUTES = {
     "delete_image": ("images/{id}", ["DELETE"]),
     "get_thumbnail": ("images/{id}/thumbnail", ["GET"]),
     "get_content": ("images/{id}/content", ["GET"]),
+    "get_link": ("images/{id}/link", ["GET"]),
     "put_tag": ("images/{id}/tags/{name}", ["PUT"]),
     "delete_tag": ("images/{id}/tags/{name}", ["DELETE"]),
     "list_tags": ("tags", ["GET"]),

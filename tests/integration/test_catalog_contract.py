@@ -73,6 +73,14 @@ def test_a_bound_record_reads_back_whole_and_nothing_else_is_there(subject: Subj
     assert catalog.get("bob", record(1).image_id) is None
 
 
+def test_a_page_item_carries_what_a_card_shows(subject: Subject) -> None:
+    subject.catalog.index(record(1, "dog", "animal"))
+    for tags in ([], ["animal"]):
+        (item,) = subject.catalog.page("alice", tags, 10, None).items
+        assert (item.filename, item.width, item.height, item.status) == ("Zoë.png", 3, 2, "done")
+        assert [tag.name for tag in item.tags] == ["dog", "animal"]
+
+
 def test_indexing_twice_adds_nothing_the_second_time(subject: Subject) -> None:
     catalog = subject.catalog
     first = record(1, "color:red", "format:png")

@@ -181,6 +181,24 @@ def test_content_redirects_the_owner_to_a_link_and_everyone_else_to_404(ports: P
     assert body_of(content("bob"))["error"]["code"] == "not_found"
 
 
+def test_the_link_as_json_is_the_owners_alone_and_never_cached(ports: Ports) -> None:
+    data = image_bytes("PNG", (30, 20))
+    image_id = body_of(post(data, {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})[0])["id"]
+
+    def link(user: str) -> func.HttpResponse:
+        request = func.HttpRequest(
+            "GET", f"http://localhost/api/images/{image_id}/link", headers={"X-MS-CLIENT-PRINCIPAL-ID": user},
+            route_params={"id": image_id}, body=b"",
+        )  # fmt: skip
+        return function_app.get_link(request)
+
+    answer = link("alice")
+    assert (answer.status_code, answer.headers["Cache-Control"]) == (200, "no-store")
+    assert isinstance(ports.images, FakeImageStore)
+    assert ports.images.follow(body_of(answer)["url"]) == data
+    assert body_of(link("bob"))["error"]["code"] == "not_found"
+
+
 @pytest.mark.parametrize(
     "body", [b"not json", b'{"v": 2}', b"[]", base64.b64encode(b"double encoded"), b"\xff\xfe\xfd"]
 )
