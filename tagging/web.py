@@ -189,6 +189,14 @@ def caller_id(req: func.HttpRequest, settings: Settings) -> str | None:
             f"({TRUST_IDENTITY_HEADER_SETTING}=true, the trustIdentityHeader parameter)."
         )
     user: str | None = req.headers.get(PRINCIPAL_HEADER)
+    if user is None or not user.strip():
+        if settings.callers == "platform":
+            raise UnauthenticatedError("Sign in first: the request carries no signed-in caller.")
+        # Here the caller names itself: say how, rather than send someone looking for a sign-in page.
+        raise UnauthenticatedError(
+            f"Name the caller: send the {PRINCIPAL_HEADER} header with a user name (the command-line client's "
+            "--user option or TAGGING_USER, the page's User field)."
+        )
     return user
 
 

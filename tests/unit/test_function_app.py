@@ -151,6 +151,15 @@ def test_a_form_upload_from_curl_d_is_refused_with_the_command_that_works(ports:
 def test_401_says_how_to_authenticate(ports: Ports) -> None:
     response, _ = post(image_bytes(), {})
     assert "WWW-Authenticate" in response.headers
+    # Where callers name themselves, the fix is the header (or the client's --user), not a sign-in page.
+    assert "--user" in body_of(response)["error"]["message"]
+    assert "Sign in" not in body_of(response)["error"]["message"]
+    bootstrap.use(fake_ports(Settings(callers="platform")))
+    try:
+        signed_out, _ = post(image_bytes(), {"X-MS-CLIENT-PRINCIPAL-ID": "  "})
+    finally:
+        bootstrap.use(None)
+    assert body_of(signed_out)["error"]["message"].startswith("Sign in first")
 
 
 def test_get_answers_404_for_another_users_image_and_400_for_a_bad_id(ports: Ports) -> None:
