@@ -13,7 +13,7 @@ from tagging.config import CONNECTION, JOBS_QUEUE, POISON_QUEUE, RECORDS_TABLE
 from tagging.errors import MalformedJobError
 from tagging.model import ImageRecord
 from tagging.ports import Ports
-from tagging.services import library, upload, worker
+from tagging.services import duplicates, library, upload, worker
 from tagging.web import (
     body_of,
     caller_id,
@@ -24,6 +24,7 @@ from tagging.web import (
     json_response,
     link_response,
     link_view,
+    match_view,
     page_response,
     query_values,
     record_view,
@@ -82,6 +83,34 @@ def list_images(req: func.HttpRequest) -> func.HttpResponse:
             continuation=req.params.get("continuation"),
         )
         return json_response({"items": [item_view(item) for item in page.items], "continuation": page.continuation})
+
+    return _api(req, action)
+
+
+@app.route(route="images/{id}/similar", methods=["GET"])
+def similar_images(req: func.HttpRequest) -> func.HttpResponse:
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
+        record, distance, matches = duplicates.similar_images(
+            p,
+            user_id=user,
+            image_id=_id(req),
+            max_distance=req.params.get("max_distance"),
+            limit=req.params.get("limit"),
+        )
+        body = {"id": record.image_id, "max_distance": distance, "items": [match_view(m) for m in matches]}
+        return json_response(body)
+
+    return _api(req, action)
+
+
+@app.route(route="duplicates", methods=["GET"])
+def list_duplicates(req: func.HttpRequest) -> func.HttpResponse:
+    def action(p: Ports, user: str | None) -> func.HttpResponse:
+        page = duplicates.duplicate_groups(
+            p, user_id=user, limit=req.params.get("limit"), continuation=req.params.get("continuation")
+        )
+        groups = [{"image": item_view(g.image), "similar": [match_view(m) for m in g.matches]} for g in page.groups]
+        return json_response({"groups": groups, "continuation": page.continuation})
 
     return _api(req, action)
 

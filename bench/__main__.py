@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import analysis, labels, overhead, throughput
+from bench import analysis, labels, overhead, similarity, throughput
 from bench.common import Report
 
 
@@ -14,6 +14,8 @@ def main() -> int:
     analysis.run(report)
     print("Content and place tags:", flush=True)
     labels.run(report)
+    print("Near duplicates:", flush=True)
+    similarity.run(report)
     print("Overhead over storage calls:", flush=True)
     overhead.run(report)
     print("End to end and scaling:", flush=True)

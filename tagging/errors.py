@@ -66,6 +66,12 @@ class ImageNotReadyError(TaggingError):
         return cls("The image is still being tagged; change its tags once it is done.")
 
 
+class NotComparableError(TaggingError):
+    """The image has no perceptual hash to compare: it failed, has too little detail, or predates the hash."""
+
+    code = "not_comparable"
+
+
 class RetryTooSoonError(TaggingError):
     """An image tagged moments ago asked to be tagged again: each image is analysed at most once a minute."""
 

@@ -149,7 +149,8 @@ class Analysis:
     frames: int = 1
     mode: str | None = None
     metadata: PhotoMetadata = field(default_factory=PhotoMetadata)
-    dhash: str | None = None
+    # The perceptual hash (analysis.phash): None when the picture has too little detail to compare.
+    phash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ class ImageRecord:
     frames: int | None = None
     mode: str | None = None
     metadata: PhotoMetadata = field(default_factory=PhotoMetadata)
-    dhash: str | None = None
+    # The perceptual hash (analysis.phash): None when the picture has too little detail to compare.
+    phash: str | None = None
     thumbnail: bool = False
     # Automatic tags the owner removed: a later analysis of the same image leaves them out.
     removed_tags: tuple[str, ...] = ()
@@ -219,3 +221,5 @@ class Item:
     thumbnail: bool
     # As uploaded; None when none was given, or for rows indexed before listings carried it.
     filename: str | None = None
+    # The perceptual hash, for finding its near duplicates; None as on the record, or on rows from before it.
+    phash: str | None = None

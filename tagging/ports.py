@@ -68,6 +68,14 @@ class Page:
     continuation: str | None = None
 
 
+@dataclass(frozen=True)
+class Match:
+    """An image near another: what a list shows of it, and how many bits its perceptual hash differs by."""
+
+    item: Item
+    distance: int
+
+
 class Catalog(Protocol):
     """Image records and the rows that index them, in one table partition per user."""
 
@@ -110,6 +118,11 @@ class Catalog(Protocol):
 
     def counts(self, user_key: str) -> list[tuple[str, int]]:
         """Every tag of the user's images with how many carry it."""
+
+    def similar(self, user_key: str, phash: str, max_distance: int) -> list[Match]:
+        """The user's tagged images whose perceptual hash is within `max_distance` (at most
+        `similarity.MAX_DISTANCE`) bits of `phash`, nearest first, then newest first; the image of `phash` itself
+        among them. Reads one range of index rows per band of the hash."""
 
     def change_tags(
         self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None

@@ -22,6 +22,7 @@ from tagging.errors import (
     InvalidImageError,
     InvalidRequestError,
     LengthRequiredError,
+    NotComparableError,
     RetryTooSoonError,
     StorageUnavailableError,
     TaggingError,
@@ -31,7 +32,7 @@ from tagging.errors import (
 )
 from tagging.identity import PRINCIPAL_HEADER
 from tagging.model import ImageRecord, Item
-from tagging.ports import FetchedImage
+from tagging.ports import FetchedImage, Match
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ STATUS_FOR_ERROR: dict[type[TaggingError], int] = {
     InvalidImageError: 400,
     ImageNotFoundError: 404,
     ImageNotReadyError: 409,
+    NotComparableError: 409,
     StorageUnavailableError: 503,
     UploadTooLargeError: 413,
     ImageTooLargeError: 413,
@@ -67,7 +69,7 @@ def record_view(record: ImageRecord) -> dict[str, Any]:
         "frames": record.frames,
         "bytes": record.size,
         "sha256": record.sha256,
-        "dhash": record.dhash,
+        "phash": record.phash,
         "content_type": record.content_type,
         "filename": record.filename,
         "camera": {"make": meta.camera_make, "model": meta.camera_model, "lens": meta.lens},
@@ -94,6 +96,11 @@ def item_view(item: Item) -> dict[str, Any]:
         "thumbnail": _thumbnail_path(item.image_id, item.thumbnail),
         "filename": item.filename,
     }
+
+
+def match_view(match: Match) -> dict[str, Any]:
+    """A near duplicate: the image as a list shows it, and how many bits its hash differs by."""
+    return {**item_view(match.item), "distance": match.distance}
 
 
 def _thumbnail_path(image_id: str, exists: bool) -> str | None:

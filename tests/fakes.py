@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import quote, unquote, urlsplit
 
+from tagging import similarity
 from tagging import tags as tag_rules
 from tagging.config import Settings
 from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.model import ImageRecord, Tag
-from tagging.ports import Catalog, Claim, FetchedImage, ImageStore, IndexResult, Page, Ports, StoredImage
+from tagging.ports import Catalog, Claim, FetchedImage, ImageStore, IndexResult, Match, Page, Ports, StoredImage
 from tagging.storage import layout
 from tagging.storage.entities import binding_value, item_from_row, record_entity, record_from_entity
 from tagging.taggers import Tagger
@@ -155,6 +156,18 @@ class FakeCatalog(Catalog):
                 for tag in record.tags:
                     found[tag.name] = found.get(tag.name, 0) + 1
         return sorted(found.items(), key=lambda item: (-item[1], item[0]))
+
+    def similar(self, user_key: str, phash: str, max_distance: int) -> list[Match]:
+        assert 0 <= max_distance <= similarity.MAX_DISTANCE  # what the bands can find
+        found = []
+        for (k, _), record in self.manifests.items():
+            if k != user_key or record is None or record.status != "done" or record.phash is None:
+                continue
+            distance = similarity.distance(phash, record.phash)
+            if distance <= max_distance:
+                item = item_from_row(layout.similar_summary(record))
+                found.append((distance, layout.newest_first(record.uploaded_at), Match(item, distance)))
+        return [match for _, _, match in sorted(found, key=lambda entry: entry[:2])]
 
     def change_tags(
         self, user_key: str, image_id: str, *, add: Tag | None = None, remove: str | None = None

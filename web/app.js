@@ -351,6 +351,8 @@ async function view(id, opener) {
   $("viewer-image").alt = "";
   $("viewer-facts").replaceChildren();
   $("viewer-tags").replaceChildren();
+  $("similar").replaceChildren();
+  $("similar-status").textContent = "";
   $("viewer-status").textContent = "Loading…";
   if (!dialog.open) dialog.showModal();
   let image;
@@ -364,6 +366,7 @@ async function view(id, opener) {
   }
   if (viewing?.id !== id) return;  // another image was opened meanwhile
   showImage(image);
+  showSimilar(id);
   try {
     const link = await api("GET", `/api/images/${id}/link`);
     if (viewing?.id === id) $("viewer-image").src = link.url;
@@ -371,6 +374,131 @@ async function view(id, opener) {
     if (viewing?.id === id) $("viewer-status").textContent = `The image cannot be shown: ${error.message}`;
   }
 }
+
+// A small card for lists of images (similar photos, duplicate groups): its thumbnail opens it.
+function thumbCard(item, extra) {
+  const node = document.createElement("li");
+  node.className = "thumb";
+  node.dataset.id = item.id;
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "open";
+  open.setAttribute("aria-label", `Open ${displayName(item)}`);
+  const img = document.createElement("img");
+  img.alt = "";
+  open.append(img);
+  open.addEventListener("click", (event) => view(item.id, event.currentTarget));
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = displayName(item);
+  name.title = displayName(item);
+  node.append(open, name);
+  if (extra) node.append(extra);
+  thumbnail(img, item);
+  return node;
+}
+
+async function showSimilar(id) {
+  $("similar").replaceChildren();
+  $("similar-status").textContent = "Looking…";
+  let answer;
+  try {
+    answer = await api("GET", `/api/images/${id}/similar`);
+  } catch (error) {
+    if (viewing?.id === id) $("similar-status").textContent = error.message;
+    return;
+  }
+  if (viewing?.id !== id) return;
+  const count = answer.items.length;
+  $("similar-status").textContent = count ? `${count} within ${answer.max_distance} bits of this one:` : "None.";
+  $("similar").replaceChildren(...answer.items.map((item) => {
+    const distance = document.createElement("span");
+    distance.className = "hint";
+    distance.textContent = item.distance === 0 ? "the same picture" : `${item.distance} bits apart`;
+    return thumbCard(item, distance);
+  }));
+}
+
+// -- near duplicates across the library ----------------------------------------------------------------------
+
+const duplicates = { continuation: null, loaded: false };
+
+async function findDuplicates(more = false) {
+  if (canList()) { $("duplicates-status").textContent = canList(); return; }
+  if (!more) { $("duplicate-groups").replaceChildren(); duplicates.continuation = null; }
+  $("duplicates-status").textContent = "Looking…";
+  const params = new URLSearchParams({ limit: "20" });
+  if (more && duplicates.continuation) params.set("continuation", duplicates.continuation);
+  let page;
+  try {
+    page = await api("GET", `/api/duplicates?${params}`);
+  } catch (error) {
+    $("duplicates-status").textContent = error.message;
+    return;
+  }
+  duplicates.continuation = page.continuation;
+  duplicates.loaded = true;
+  $("duplicate-groups").append(...page.groups.map(groupCard));
+  const shown = $("duplicate-groups").children.length;
+  $("duplicates-status").textContent = shown ? `${shown} group${shown === 1 ? "" : "s"} of near duplicates` +
+    (page.continuation ? " so far." : ".") : page.continuation ? "None so far." : "No near duplicates.";
+  $("duplicates-more").hidden = !page.continuation;
+}
+
+// The copy to keep is the one with the most pixels (the original, as a rule), the newest of those.
+function keeper(images) {
+  const pixels = (item) => (item.width || 0) * (item.height || 0);
+  return images.reduce((best, item) => (pixels(item) > pixels(best) ? item : best));
+}
+
+function groupCard(group) {
+  const node = document.createElement("li");
+  const images = [group.image, ...group.similar];
+  const kept = keeper(images);
+  const extras = images.filter((item) => item !== kept);
+  const copies = (n) => `${n} cop${n === 1 ? "y" : "ies"}`;
+  const heading = document.createElement("p");
+  heading.textContent = `${displayName(kept)}, and ${copies(extras.length)} of it:`;
+  const list = document.createElement("ul");
+  list.className = "thumbs";
+  const remove = (item) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "delete";
+    button.textContent = "Delete";
+    button.setAttribute("aria-label", `Delete ${displayName(item)}`);
+    button.addEventListener("click", async () => {
+      if (!confirm(`Delete ${displayName(item)}? This cannot be undone.`)) return;
+      if (await change(() => api("DELETE", `/api/images/${item.id}`))) button.closest("li").remove();
+    });
+    return button;
+  };
+  const largest = document.createElement("span");
+  largest.className = "hint";
+  largest.textContent = "the largest: kept";
+  list.append(thumbCard(kept, largest), ...extras.map((item) => thumbCard(item, remove(item))));
+  const removeAll = document.createElement("button");
+  removeAll.type = "button";
+  removeAll.className = "delete";
+  removeAll.textContent = `Delete the ${copies(extras.length)}`;
+  removeAll.addEventListener("click", async () => {
+    if (!confirm(`Delete ${copies(extras.length)} of ${displayName(kept)}? This cannot be undone.`)) return;
+    for (const item of extras) {
+      try {
+        await api("DELETE", `/api/images/${item.id}`);
+      } catch (error) {
+        if (error.status !== 404) { setStatus(error.message); return; }  // gone already is what was wanted
+      }
+    }
+    node.remove();
+    refresh();
+  });
+  node.append(heading, list, removeAll);
+  return node;
+}
+
+$("duplicates").addEventListener("toggle", () => { if ($("duplicates").open && !duplicates.loaded) findDuplicates(); });
+$("duplicates-more").addEventListener("click", () => findDuplicates(true));
 
 function showImage(image) {
   const name = displayName(image);

@@ -7,7 +7,7 @@ once, at the smallest scale the measures need (`decoding`); the measures and the
 """
 
 from tagging.analysis.decoding import Decoded, decode, decode_cost, draft_size
-from tagging.analysis.measures import THUMBNAIL_CONTENT_TYPE, THUMBNAIL_SIZE, describe, dhash, edge_measures, thumbnail
+from tagging.analysis.measures import THUMBNAIL_CONTENT_TYPE, THUMBNAIL_SIZE, describe, edge_measures, phash, thumbnail
 from tagging.analysis.model_input import classifier_input
 from tagging.analysis.opening import ImageHeader, accepted_formats, probe
 from tagging.model import Analysis
@@ -29,9 +29,9 @@ __all__ = [
     "decode",
     "decode_cost",
     "describe",
-    "dhash",
     "draft_size",
     "edge_measures",
+    "phash",
     "probe",
     "thumbnail",
 ]

@@ -42,7 +42,7 @@ def list_images(
     wanted = list(dict.fromkeys(normalise_tag(tag) for tag in tags))
     if len(wanted) > MAX_SEARCH_TAGS:
         raise InvalidRequestError(f"Search with at most {MAX_SEARCH_TAGS} tags at once.")
-    return ports.records.page(key, wanted, _page_size(limit), continuation)
+    return ports.records.page(key, wanted, page_size(limit), continuation)
 
 
 def tag_counts(ports: Ports, *, user_id: str | None) -> list[tuple[str, int]]:
@@ -132,10 +132,10 @@ def _tagged_image(ports: Ports, user_id: str | None, image_id: str | None) -> Im
     return record
 
 
-def _page_size(limit: str | None) -> int:
+def page_size(limit: str | None, *, default: int = DEFAULT_PAGE, most: int = MAX_PAGE) -> int:
     if limit is None or limit == "":
-        return DEFAULT_PAGE
+        return default
     # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and no more than three.
-    if not _PAGE_SIZE.fullmatch(limit) or not 1 <= int(limit) <= MAX_PAGE:
-        raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}.")
+    if not _PAGE_SIZE.fullmatch(limit) or not 1 <= int(limit) <= most:
+        raise InvalidRequestError(f"limit must be a whole number from 1 to {most}.")
     return int(limit)

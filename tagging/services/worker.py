@@ -94,7 +94,7 @@ def tag_image(ports: Ports, job: UploadJob, *, claimant: str, now: datetime | No
         frames=result.frames,
         mode=result.mode,
         metadata=result.metadata,
-        dhash=result.dhash,
+        phash=result.phash,
         thumbnail=True,
         tagged_at=timestamp(now),
     )

@@ -16,10 +16,11 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient, TableTransactionError, UpdateMode
 
+from tagging import similarity
 from tagging import tags as tag_rules
 from tagging.errors import ImageNotFoundError, ImageNotReadyError
 from tagging.model import ImageRecord, Tag, compact_json
-from tagging.ports import Claim, IndexResult, Page
+from tagging.ports import Claim, IndexResult, Match, Page
 from tagging.storage import layout, search
 from tagging.storage.entities import EntityReader, binding_value, record_entity, record_from_entity
 from tagging.storage.partition import ATTEMPTS, Operation, Rows, count_of, if_unchanged, is_tombstone
@@ -169,6 +170,9 @@ class TableCatalog:
     def counts(self, user_key: str) -> list[tuple[str, int]]:
         return search.counts(self._rows, user_key)
 
+    def similar(self, user_key: str, phash: str, max_distance: int) -> list[Match]:
+        return search.similar(self._rows, user_key, phash, max_distance)
+
     # -- batches ---------------------------------------------------------------------------------------------
 
     def _retag_operations(self, entity: Any, manifest: Any, after: ImageRecord) -> list[Operation]:
@@ -180,8 +184,12 @@ class TableCatalog:
             ("update", record_entity(after), if_unchanged(entity, UpdateMode.REPLACE)),
             ("update", new_manifest, if_unchanged(manifest, UpdateMode.REPLACE)),
         ]
-        # Every row carries the image's tags for display, so all of them are rewritten; dropped tags go.
-        ops += [("upsert", _row(after, key), {"mode": UpdateMode.REPLACE}) for key in rows]
+        # Every row but the band rows carries the image's tags for display, so those are rewritten; dropped tags go.
+        ops += [
+            ("upsert", _row(after, key), {"mode": UpdateMode.REPLACE})
+            for key in rows
+            if not (key.startswith(layout.SIMILAR) and key in old_rows)
+        ]
         ops += [("delete", {"PartitionKey": after.user_key, "RowKey": row}) for row in old_rows if row not in rows]
         delta = {name: -1 for name in old if name not in new} | {name: +1 for name in new if name not in old}
         return ops + self._count_changes(after.user_key, after.image_id, delta)
@@ -217,7 +225,8 @@ class TableCatalog:
 
 
 def _row(record: ImageRecord, row_key: str) -> dict[str, Any]:
-    row = {"PartitionKey": record.user_key, "RowKey": row_key, **layout.summary(record)}
+    summary = layout.similar_summary(record) if row_key.startswith(layout.SIMILAR) else layout.summary(record)
+    row = {"PartitionKey": record.user_key, "RowKey": row_key, **summary}
     return {name: value for name, value in row.items() if value is not None}
 
 
@@ -225,6 +234,8 @@ def _manifest(record: ImageRecord) -> tuple[dict[str, Any], list[str], list[str]
     """The manifest row of an indexed image, with the RowKeys of its index rows and its indexed tags."""
     tags = [tag.name for tag in record.tags][: tag_rules.MAX_TAGS_PER_IMAGE]
     rows = [layout.listing_key(record), *(layout.tag_row_key(name, record) for name in tags)]
+    if record.status == "done" and record.phash is not None:
+        rows += [layout.similar_key(band, record) for band in similarity.bands(record.phash)]
     entity = {
         "PartitionKey": record.user_key,
         "RowKey": layout.manifest_key(record.image_id),

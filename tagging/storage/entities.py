@@ -180,7 +180,7 @@ def record_entity(record: ImageRecord) -> dict[str, Any]:
         "frames": record.frames,
         "mode": record.mode,
         **asdict(record.metadata),
-        "dhash": record.dhash,
+        "phash": record.phash,
         "thumbnail": record.thumbnail or None,
         "removed_tags": compact_json(list(record.removed_tags)) if record.removed_tags else None,
         "deleted_at": record.deleted_at,
@@ -233,7 +233,7 @@ def record_from_entity(entity: Mapping[str, Any]) -> ImageRecord:
             latitude=read.number("latitude"),
             longitude=read.number("longitude"),
         ),
-        dhash=read.text("dhash"),
+        phash=_hash(read.text("phash")),
         thumbnail=read.flag("thumbnail"),
         removed_tags=tuple(name for name in read.json_list("removed_tags") if isinstance(name, str) and name),
         deleted_at=read.timestamp("deleted_at"),
@@ -264,10 +264,19 @@ def item_from_row(row: Mapping[str, Any]) -> Item:
         uploaded_at=read.timestamp("uploaded_at") or _written_at(row),
         thumbnail=read.flag("thumbnail"),
         filename=read.text("filename"),
+        phash=_hash(read.text("phash")),
     )
     if read.problems:
         logger.warning("Row %s cannot be read whole: %s", plain(row.get("RowKey")), "; ".join(read.problems))
     return item
+
+
+_HASH = re.compile(r"[0-9a-f]{16}")
+
+
+def _hash(text: str | None) -> str | None:
+    """A perceptual hash as the analysis writes it; anything else (another tool's value) counts as none."""
+    return text if text is not None and _HASH.fullmatch(text) else None
 
 
 def _local_time(read: EntityReader, name: str) -> str | None:

@@ -7,6 +7,7 @@ change an image's index rows and its tag counts together, and every read is a po
     all|<newest-first time>|<image id>      one per processed image: the listing
     tag|<tag key>|<newest-first time>|<id>  one per tag of the image: the search
     count|<tag key>|<shard>                 how many of the user's images carry the tag (summed over shards)
+    sim|<band>-<value>|<newest-first>|<id>  one per band of the image's perceptual hash: near duplicates
     idx|<image id>                          which rows above belong to the image; a tombstone once deleted
 
 Rows of a listing carry what a gallery shows (status, tags, size, dates), so a page is one query. Continuation
@@ -24,7 +25,7 @@ from datetime import datetime
 from tagging.errors import InvalidContinuationError
 from tagging.model import ImageRecord, compact_json
 
-ALL, TAG, COUNT, MANIFEST = "all|", "tag|", "count|", "idx|"
+ALL, TAG, COUNT, SIMILAR, MANIFEST = "all|", "tag|", "count|", "sim|", "idx|"
 # Timestamps up to the year 2286 fit in 13 digits of milliseconds; subtracting gives newest first.
 _NEWEST_FIRST = 10**13 - 1
 _READABLE_TAG = re.compile(r"[a-z0-9:._-]{1,64}")
@@ -68,6 +69,29 @@ def count_prefix(name: str) -> str:
     return f"{COUNT}{tag_key(name)}|"
 
 
+def similar_key(band: str, record: ImageRecord) -> str:
+    return f"{SIMILAR}{band}|{newest_first(record.uploaded_at)}|{record.image_id}"
+
+
+def similar_prefix(band: str) -> str:
+    return f"{SIMILAR}{band}|"
+
+
+def similar_summary(record: ImageRecord) -> dict[str, object]:
+    """What a band row carries: the hash to check the distance, and what a list of similar images shows. No tags:
+    tag edits need not rewrite these rows."""
+    return {
+        "image_id": record.image_id,
+        "status": record.status,
+        "phash": record.phash,
+        "width": record.width,
+        "height": record.height,
+        "uploaded_at": record.uploaded_at,
+        "thumbnail": record.thumbnail,
+        "filename": record.filename,
+    }
+
+
 def manifest_key(image_id: str) -> str:
     return f"{MANIFEST}{image_id}"
 
@@ -92,6 +116,7 @@ def summary(record: ImageRecord) -> dict[str, object]:
         "uploaded_at": record.uploaded_at,
         "thumbnail": record.thumbnail,
         "filename": record.filename,
+        "phash": record.phash,
     }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tagging import similarity
 from tagging.model import Item
-from tagging.ports import Page
+from tagging.ports import Match, Page
 from tagging.storage import layout
 from tagging.storage.entities import EntityReader, item_from_row
 from tagging.storage.partition import Rows, count_of
@@ -40,6 +41,23 @@ def counts(rows: Rows, user_key: str) -> list[tuple[str, int]]:
         name = str(EntityReader(row).text("name"))
         totals[name] = totals.get(name, 0) + count_of(row)
     return sorted(((name, n) for name, n in totals.items() if n > 0), key=lambda item: (-item[1], item[0]))
+
+
+def similar(rows: Rows, user_key: str, phash: str, max_distance: int) -> list[Match]:
+    """Every image sharing a band value with `phash` is a candidate (see tagging.similarity); each is read once
+    per band it shares, and kept when its exact distance is within `max_distance`."""
+    found: dict[str, tuple[str, Match]] = {}
+    for band in similarity.bands(phash):
+        for row in rows.range(user_key, layout.similar_prefix(band), None):
+            other = EntityReader(row).text("phash")
+            image_id = EntityReader(row).text("image_id")
+            if other is None or image_id is None or image_id in found:
+                continue
+            distance = similarity.distance(phash, other)
+            if distance <= max_distance:
+                # The RowKey's newest-first time orders equal distances newest first.
+                found[image_id] = (str(row["RowKey"]).rsplit("|", 2)[1], Match(item_from_row(row), distance))
+    return [match for _, match in sorted(found.values(), key=lambda pair: (pair[1].distance, pair[0]))]
 
 
 def _total(rows: Rows, user_key: str, name: str) -> int:

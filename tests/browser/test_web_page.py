@@ -7,10 +7,10 @@ import os
 import re
 import shutil
 import uuid
-from urllib.parse import urlsplit
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -509,3 +509,37 @@ def test_on_a_touch_phone_the_page_speaks_of_tapping_and_thumbnails_are_shown_no
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page-phone-touch.png"))
     context.close()
+
+
+def test_the_full_view_shows_similar_photos_and_the_duplicates_view_deletes_the_extras(
+    stack: Stack, browser: Any, user: str
+) -> None:
+    from playwright.sync_api import expect
+
+    picture = scene((1200, 900), seed=31)
+    original = named_upload(stack, user, save(picture, "JPEG", quality=92), "original.jpg")
+    copy = named_upload(stack, user, save(picture.resize((600, 450)), "JPEG", quality=70), "copy.jpg")
+    named_upload(stack, user, save(scene((1200, 900), seed=32), "JPEG"), "other.jpg")
+    page, errors = open_page(browser, user=user)
+    page.goto(f"{stack.url}/api/app/")
+    page.get_by_role("button", name="Open original.jpg").click()
+    similar = page.locator("#similar")
+    expect(similar.locator("li")).to_have_count(1)
+    expect(similar).to_contain_text("copy.jpg")
+    expect(page.locator("#similar-status")).to_contain_text("1 within 10 bits of this one")
+    page.keyboard.press("Escape")
+
+    page.get_by_text("Near duplicates").click()
+    groups = page.locator("#duplicate-groups > li")
+    expect(groups).to_have_count(1)
+    # Shown under the newest copy; the one kept is the largest.
+    expect(groups.first).to_contain_text("original.jpg, and 1 copy of it")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-duplicates.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    groups.first.get_by_role("button", name="Delete the 1 copy").click()
+    expect(groups).to_have_count(0)
+    expect(page.locator(".card")).to_have_count(2)
+    assert stack.get(copy, user).status_code == 404
+    assert stack.get(original, user).status_code == 200
+    assert errors == []

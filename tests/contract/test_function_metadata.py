@@ -52,6 +52,8 @@ ROUTES = {
     "get_thumbnail": ("images/{id}/thumbnail", ["GET"]),
     "get_content": ("images/{id}/content", ["GET"]),
     "get_link": ("images/{id}/link", ["GET"]),
+    "similar_images": ("images/{id}/similar", ["GET"]),
+    "list_duplicates": ("duplicates", ["GET"]),
     "put_tag": ("images/{id}/tags/{name}", ["PUT"]),
     "delete_tag": ("images/{id}/tags/{name}", ["DELETE"]),
     "list_tags": ("tags", ["GET"]),

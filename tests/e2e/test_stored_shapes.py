@@ -45,7 +45,7 @@ def as_a_tool_types_it(entity: dict[str, Any]) -> dict[str, Any]:
 
 
 def as_an_older_version_wrote_it(entity: dict[str, Any]) -> dict[str, Any]:
-    kept = {name: value for name, value in entity.items() if name not in ("mode", "frames", "dhash", "filename")}
+    kept = {name: value for name, value in entity.items() if name not in ("mode", "frames", "phash", "filename")}
     return kept | {"written_by": "a version to come", "revision": EntityProperty(3, EdmType.INT64)}
 
 

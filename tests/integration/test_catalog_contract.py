@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from local_runner.host_values import table_write
+from tagging import similarity
 from tagging.errors import ImageNotFoundError, ImageNotReadyError, InvalidContinuationError
 from tagging.model import ImageRecord, Tag
 from tagging.ports import Catalog, Page
@@ -243,3 +244,57 @@ def test_a_delete_while_a_claim_stands_stops_the_claimant(subject: Subject) -> N
     assert catalog.index(image, claim) == "deleted"
     assert catalog.claim("alice", image.image_id, "message-2", now=NOW, until=LATER).state == "deleted"
     assert catalog.counts("alice") == []
+
+
+def hashed(n: int, phash: str, *tags: str, second: int = 0) -> ImageRecord:
+    return replace(record(n, *tags, second=second), phash=phash)
+
+
+def flipped(phash: str, *bits: int) -> str:
+    value = int(phash, 16)
+    for bit in bits:
+        value ^= 1 << bit
+    return f"{value:016x}"
+
+
+BASE = "f0f0f0f0ccccaaaa"
+
+
+def matches(subject: Subject, phash: str, distance: int = similarity.MAX_DISTANCE) -> list[tuple[str, int]]:
+    return [(m.item.image_id, m.distance) for m in subject.catalog.similar("alice", phash, distance)]
+
+
+def test_similar_finds_every_image_within_the_distance_nearest_first_and_no_other(subject: Subject) -> None:
+    near = hashed(1, flipped(BASE, 0, 9, 20, 33), second=1)  # 4 bits: in four bands
+    nearer = hashed(2, flipped(BASE, 63, 62), second=2)  # 2 bits, both in the first band
+    edge = hashed(3, flipped(BASE, *range(0, 60, 6)), second=3)  # 10 bits, one in each of ten bands
+    far = hashed(4, flipped(BASE, *range(0, 66, 6)), second=4)  # 11 bits: one in every band
+    same = hashed(5, BASE, second=5)
+    indexed(subject, near, nearer, edge, far, same)
+    bob = replace(hashed(6, BASE), user_key="bob")
+    indexed(subject, bob)
+    assert matches(subject, BASE) == [
+        (same.image_id, 0), (nearer.image_id, 2), (near.image_id, 4), (edge.image_id, 10)
+    ]  # fmt: skip
+    assert matches(subject, BASE, 3) == [(same.image_id, 0), (nearer.image_id, 2)]
+    item = subject.catalog.similar("alice", BASE, 0)[0].item
+    assert (item.filename, item.width, item.thumbnail) == ("Zoë.png", 3, False)
+
+
+def test_images_without_a_hash_or_not_done_have_no_band_rows(subject: Subject) -> None:
+    indexed(subject, record(1, "color:red"), replace(hashed(2, BASE), status="failed", error="broken"))
+    assert matches(subject, BASE) == []
+
+
+def test_deletes_retries_and_tag_changes_keep_the_band_rows_exact(subject: Subject) -> None:
+    catalog = subject.catalog
+    kept, gone = hashed(1, BASE, "color:red"), hashed(2, flipped(BASE, 5), "color:red", second=1)
+    indexed(subject, kept, gone)
+    catalog.forget(replace(gone, deleted_etag='"0x1"'))
+    assert matches(subject, BASE) == [(kept.image_id, 0)]
+    catalog.reset(kept)  # a retry: gone until tagged again
+    assert matches(subject, BASE) == []
+    indexed(subject, kept)
+    catalog.change_tags("alice", kept.image_id, add=Tag("holiday", 1.0, "user"))
+    catalog.change_tags("alice", kept.image_id, remove="color:red")
+    assert matches(subject, BASE) == [(kept.image_id, 0)]

@@ -212,19 +212,6 @@ def test_a_16_bit_greyscale_png_keeps_its_tones() -> None:
     assert not {"bright", "color:white"} & tags
 
 
-def test_the_difference_hash_survives_resizing_but_not_a_different_picture() -> None:
-    original = scene((800, 600))
-    smaller = original.resize((400, 300))
-    a, b = analyse(save(original, "PNG"), LIMIT).dhash, analyse(save(smaller, "JPEG"), LIMIT).dhash
-    c = analyse(save(scene((800, 600), seed=8), "PNG"), LIMIT).dhash
-    assert a is not None
-    assert b is not None
-    assert c is not None
-    assert len(a) == 16
-    assert bin(int(a, 16) ^ int(b, 16)).count("1") <= 6
-    assert bin(int(a, 16) ^ int(c, 16)).count("1") > 12
-
-
 def test_the_thumbnail_is_an_upright_webp_of_256_px_never_enlarged() -> None:
     big = Image.open(io.BytesIO(thumbnail(decode(jpeg_with_orientation((800, 400), 6), LIMIT))))
     assert (big.format, big.size) == ("WEBP", (128, 256))

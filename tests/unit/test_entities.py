@@ -38,7 +38,7 @@ RECORD = ImageRecord(
     frames=1,
     mode="RGB",
     metadata=PhotoMetadata("Canon", "EOS 5D", None, "2026-11-24T10:00:00+01:00", 50.94, 6.96),
-    dhash="0f" * 8,
+    phash="0f" * 8,
     thumbnail=True,
     removed_tags=("blurry",),
 )

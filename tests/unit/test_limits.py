@@ -62,7 +62,7 @@ def largest_record() -> ImageRecord:
         frames=1000,
         mode="RGB",
         metadata=PhotoMetadata("M" * 100, "m" * 100, "l" * 100, "2026-11-24T09:00:00+01:00", -90.0, 180.0),
-        dhash="f" * 16,
+        phash="f" * 16,
         thumbnail=True,
         removed_tags=tuple(widest_tag(n + 100).name for n in range(tag_rules.MAX_REMOVED_TAGS)),
     )
