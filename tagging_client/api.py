@@ -8,7 +8,7 @@ Locally a caller names itself with the identity header (`user`). In Azure a clie
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,9 +28,13 @@ TOKEN_HELP = "az account get-access-token --resource api://<client id> --query a
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """The API refused a request: its status, its error code and its message for people; `retry_after` holds the
+    seconds its Retry-After header asked for, if any."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -65,10 +69,13 @@ class Client:
         self._http.close()
         self._links.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self._send(self._http, method, path, **kwargs)
+    def request(self, method: str, path: str, *, final_codes: Collection[str] = (), **kwargs: Any) -> httpx.Response:
+        """`final_codes`: error codes reported at once although their status is one that is otherwise retried."""
+        return self._send(self._http, method, path, final_codes=final_codes, **kwargs)
 
-    def _send(self, http: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, http: httpx.Client, method: str, url: str, *, final_codes: Collection[str] = (), **kwargs: Any
+    ) -> httpx.Response:
         for attempt in range(self.retries + 1):
             try:
                 response = http.request(method, url, **kwargs)
@@ -77,7 +84,8 @@ class Client:
                     raise
                 time.sleep(_backoff(attempt))
                 continue
-            if response.status_code in RETRIED_STATUSES and attempt < self.retries:
+            retried = response.status_code in RETRIED_STATUSES and attempt < self.retries
+            if retried and not (final_codes and _error(response).code in final_codes):
                 time.sleep(_retry_delay(response, attempt))
                 continue
             if response.status_code >= 400:
@@ -93,12 +101,11 @@ class Client:
         headers = {"Content-Type": "application/octet-stream",
                    "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}  # fmt: skip
         response = self.request("POST", "/api/images", content=data, headers=headers)
-        body: dict[str, Any] = response.json()
+        body = _body(response, "id", "status")
         return {**body, "new": response.status_code == 202}
 
     def show(self, image_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("GET", _image_path(image_id)).json()
-        return body
+        return _body(self.request("GET", _image_path(image_id)), "id", "status")
 
     def search(self, tags: Sequence[str], limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Every matching image, newest first, following continuation tokens."""
@@ -108,7 +115,7 @@ class Client:
             params: list[tuple[str, str]] = [("tag", tag) for tag in tags] + [("limit", "500")]
             if token:
                 params.append(("continuation", token))
-            page = self.request("GET", "/api/images", params=params).json()
+            page = _body(self.request("GET", "/api/images", params=params), "items")
             for item in page["items"]:
                 yield item
                 count += 1
@@ -118,9 +125,27 @@ class Client:
             if not token:
                 return
 
+    def similar(self, image_id: str, max_distance: int | None = None, limit: int | None = None) -> dict[str, Any]:
+        """The image's near duplicates, nearest first: `items`, each with its `distance` in bits."""
+        params = {
+            name: str(value) for name, value in (("max_distance", max_distance), ("limit", limit)) if value is not None
+        }
+        return _body(self.request("GET", _image_path(image_id, "similar"), params=params), "items")
+
+    def duplicates(self) -> Iterator[dict[str, Any]]:
+        """Every group of near duplicates (an image and the older ones near it), newest first, page after page."""
+        token: str | None = None
+        while True:
+            params = {"limit": "50", **({"continuation": token} if token else {})}
+            page = _body(self.request("GET", "/api/duplicates", params=params), "groups")
+            yield from page["groups"]
+            token = page.get("continuation")
+            if not token:
+                return
+
     def tags(self) -> list[dict[str, Any]]:
-        body: list[dict[str, Any]] = self.request("GET", "/api/tags").json()["tags"]
-        return body
+        tags: list[dict[str, Any]] = _body(self.request("GET", "/api/tags"), "tags")["tags"]
+        return tags
 
     def delete(self, image_id: str) -> None:
         self.request("DELETE", _image_path(image_id))
@@ -133,20 +158,26 @@ class Client:
             raise ApiError(redirect.status_code, "http_error", "expected a redirect to the image's bytes")
         return self._send(self._links, "GET", link)
 
+    def link(self, image_id: str) -> str:
+        """A short-lived read-only link to the image's bytes, which needs no other credential."""
+        url: str = _body(self.request("GET", _image_path(image_id, "link")), "url")["url"]
+        return url
+
     def thumbnail(self, image_id: str) -> httpx.Response:
         return self.request("GET", _image_path(image_id, "thumbnail"))
 
     def tag(self, image_id: str, name: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("PUT", _image_path(image_id, "tags", name)).json()
-        return body
+        return _body(self.request("PUT", _image_path(image_id, "tags", name)), "id")
 
     def untag(self, image_id: str, name: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("DELETE", _image_path(image_id, "tags", name)).json()
-        return body
+        return _body(self.request("DELETE", _image_path(image_id, "tags", name)), "id")
 
-    def retry(self, image_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.request("POST", _image_path(image_id, "retry")).json()
-        return body
+    def retry(self, image_id: str, *, wait_if_too_soon: bool = True) -> dict[str, Any]:
+        """Tag the image afresh. An image tagged moments ago is refused with 429 `retry_too_soon` and a
+        Retry-After: waited out like any 429 by default, or raised at once (with `retry_after`) when the caller
+        would rather say so than wait."""
+        final = () if wait_if_too_soon else ("retry_too_soon",)
+        return _body(self.request("POST", _image_path(image_id, "retry"), final_codes=final), "id", "status")
 
 
 def _image_path(image_id: str, *parts: str) -> str:
@@ -163,22 +194,46 @@ def _backoff(attempt: int) -> float:
 
 
 def _retry_delay(response: httpx.Response, attempt: int) -> float:
-    """The pause the server asks for in Retry-After (seconds or an HTTP date); without one, exponential backoff."""
+    """The pause the server asks for in Retry-After; without one, exponential backoff."""
+    asked = _retry_after(response)
+    return _backoff(attempt) if asked is None else min(MAX_RETRY_AFTER, asked)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds Retry-After asks for (it holds seconds or an HTTP date), or None without a readable one."""
     value = response.headers.get("retry-after", "").strip()
     if value.isdigit():
-        return min(MAX_RETRY_AFTER, float(value))
+        return float(value)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return _backoff(attempt)
+        return None
     if when.tzinfo is None:  # "-0000": a date in UTC
         when = when.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER, max(0.0, (when - datetime.now(UTC)).total_seconds()))
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error(response: httpx.Response) -> ApiError:
+    retry_after = _retry_after(response)
     try:
         error = response.json()["error"]
-        return ApiError(response.status_code, error["code"], error["message"])
+        return ApiError(response.status_code, error["code"], error["message"], retry_after)
     except (ValueError, KeyError, TypeError):
-        return ApiError(response.status_code, "http_error", response.text[:200] or response.reason_phrase)
+        text = response.text[:200] or response.reason_phrase
+        return ApiError(response.status_code, "http_error", text, retry_after)
+
+
+def _body(response: httpx.Response, *keys: str) -> dict[str, Any]:
+    """The JSON object the API answered, holding `keys`; anything else means --api names some other server."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or any(key not in body for key in keys):
+        raise ApiError(
+            response.status_code,
+            "unexpected_answer",
+            f"{response.request.method} {response.request.url.path} did not answer as the tagging API does: "
+            "is --api (TAGGING_API) the right address?",
+        )
+    return body

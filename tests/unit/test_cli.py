@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -31,8 +32,10 @@ OTHER_ID = "fedcba9876543210fedcba9876543210"
 @dataclass
 class Answer:
     status: int = 200
-    body: Any = None
+    body: Any = None  # sent as JSON
     headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None  # sent as it is, instead of a JSON body
+    delay: float = 0.0  # seconds before answering
 
 
 @dataclass
@@ -59,15 +62,22 @@ class StubApi:
                 with stub._lock:
                     headers = {name.lower(): value for name, value in self.headers.items()}
                     stub.received.append(Received(self.command, self.path, headers, time.monotonic()))
-                data = json.dumps(answer.body).encode() if answer.body is not None else b""
+                if answer.content is not None:
+                    data, kind = answer.content, "application/octet-stream"
+                else:
+                    data, kind = (
+                        (json.dumps(answer.body).encode() if answer.body is not None else b""),
+                        "application/json",
+                    )
+                time.sleep(answer.delay)
                 self.send_response(answer.status)
-                for name, value in {"Content-Type": "application/json", **answer.headers}.items():
+                for name, value in {"Content-Type": kind, **answer.headers}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_DELETE = _answer
+            do_GET = do_POST = do_PUT = do_DELETE = _answer
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -77,6 +87,10 @@ class StubApi:
 
     def on(self, method: str, path: str, *answers: Answer) -> None:
         self._script[(method, path)] = list(answers)
+
+    def requests(self, method: str | None = None) -> list[tuple[str, str]]:
+        """What was asked, in order: (method, path with its query)."""
+        return [(r.method, r.path) for r in self.received if method in (None, r.method)]
 
     def next_answer(self, method: str, path: str) -> Answer:
         with self._lock:
@@ -96,9 +110,14 @@ class StubApi:
             thread.join()
 
 
-def image(image_id: str = IMAGE_ID, status: str = "done") -> dict[str, Any]:
+def image(image_id: str = IMAGE_ID, status: str = "done", **fields: Any) -> dict[str, Any]:
     return {"id": image_id, "status": status, "tags": [{"name": "color:red", "confidence": 0.9, "source": "analysis"}],
-            "width": 8, "height": 8, "format": "png", "uploaded_at": "2024-05-01T10:00:00Z"}  # fmt: skip
+            "width": 8, "height": 8, "format": "png", "uploaded_at": "2024-05-01T10:00:00Z",
+            "filename": "red.png", **fields}  # fmt: skip
+
+
+def refusal(status: int, code: str, message: str, **headers: str) -> Answer:
+    return Answer(status, {"error": {"code": code, "message": message}}, headers)
 
 
 @pytest.fixture
@@ -231,7 +250,7 @@ def test_a_token_is_sent_as_bearer_and_the_platform_names_the_caller(
 
 
 def test_a_token_option_needs_no_user(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
-    api.on("GET", "/api/tags", Answer(200, {"tags": []}))
+    api.on("GET", "/api/tags", Answer(200, {"tags": [{"name": "color:red", "count": 1}]}))
 
     code, _, err = run(capsys, "tags", "--api", api.url, "--token", "abc")
 
@@ -241,17 +260,19 @@ def test_a_token_option_needs_no_user(api: StubApi, capsys: pytest.CaptureFixtur
     assert "x-ms-client-principal-id" not in sent.headers
 
 
-@pytest.mark.parametrize(("token", "advice"), [(None, "--token or TAGGING_TOKEN"), ("expired", "may have expired")])
+@pytest.mark.parametrize(
+    ("token", "advice", "exit_code"),
+    [(None, "--token or TAGGING_TOKEN", cli.EXIT_NO_CALLER), ("expired", "may have expired", cli.EXIT_FAILED)],
+)
 def test_a_refusal_by_the_platform_says_how_to_sign_in(
-    api: StubApi, capsys: pytest.CaptureFixture[str], token: str | None, advice: str
+    api: StubApi, capsys: pytest.CaptureFixture[str], token: str | None, advice: str, exit_code: int
 ) -> None:
     # What App Service Authentication answers before the app runs: 401 with no JSON body.
     api.on("GET", "/api/tags", Answer(401, None, {"WWW-Authenticate": "Bearer"}))
 
     code, _, err = run(capsys, "--api", api.url, "tags", *(["--token", token] if token else []))
 
-    assert code == 1
-    assert "(401 http_error)" in err
+    assert code == exit_code
     assert advice in err
     assert "az account get-access-token --resource api://<client id>" in err
 
@@ -322,7 +343,7 @@ def test_an_unreachable_api_is_a_clear_error(capsys: pytest.CaptureFixture[str])
     assert f"tagging: cannot reach {url}:" in err
 
 
-def test_an_upload_to_an_unreachable_api_stops_early_and_says_so(
+def test_an_upload_to_an_unreachable_api_stops_at_the_first_file_and_says_so_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     for number in range(12):
@@ -332,12 +353,13 @@ def test_an_upload_to_an_unreachable_api_stops_early_and_says_so(
 
     code, out, err = run(capsys, "--api", url, "--user", "alice", "upload", "--concurrency", "2", str(tmp_path))
 
-    assert code == 2
-    # Two uploads at a time, each retrying its connection for about 1.5 s: the rest are never sent.
-    assert time.monotonic() - started < 6
-    assert "0 uploaded, 12 failed" in out
-    assert "not sent: the API could not be reached" in err
-    assert f"tagging: cannot reach {url}:" in err
+    assert code == cli.EXIT_UNREACHABLE
+    # The first file alone retries its connection for about 1.5 s; the others are never sent.
+    assert time.monotonic() - started < 3
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(f"tagging: cannot reach {url}:")
+    assert "Is the API running there?" in line
 
 
 # -- wait -----------------------------------------------------------------------------------------------------
@@ -382,10 +404,11 @@ def test_wait_gives_up_after_its_timeout(api: StubApi, capsys: pytest.CaptureFix
 def test_wait_stops_on_an_error_that_concerns_every_id(api: StubApi, capsys: pytest.CaptureFixture[str]) -> None:
     api.on("GET", f"/api/images/{IMAGE_ID}", Answer(401, {"error": {"code": "unauthenticated", "message": "Sign in."}}))
 
-    code, out, err = run(capsys, "--api", api.url, "--json", "wait", IMAGE_ID)
+    code, out, err = run(capsys, "--api", api.url, "--user", "a", "--json", "wait", IMAGE_ID, OTHER_ID)
 
     assert (code, out) == (1, "")
     assert "Sign in. (401 unauthenticated)" in err
+    assert len(api.received) == 1
 
 
 # -- output ---------------------------------------------------------------------------------------------------
@@ -397,7 +420,11 @@ def test_wait_stops_on_an_error_that_concerns_every_id(api: StubApi, capsys: pyt
         (["show", IMAGE_ID], image()),
         (["search", "color:red"], [image()]),
         (["tags"], [{"name": "color:red", "count": 1}]),
-        (["delete", IMAGE_ID], {"id": IMAGE_ID, "deleted": True}),
+        (["delete", IMAGE_ID], [{"id": IMAGE_ID, "deleted": True}]),
+        (["tag", IMAGE_ID, "color:red"], [{"id": IMAGE_ID, "tag": "color:red", "added": True}]),
+        (["untag", IMAGE_ID, "color:red"], [{"id": IMAGE_ID, "tag": "color:red", "removed": True}]),
+        (["retry", IMAGE_ID], [{"id": IMAGE_ID, "status": "pending"}]),
+        (["link", IMAGE_ID], {"id": IMAGE_ID, "url": "https://storage.example/blob?sig=x"}),
         (["wait", IMAGE_ID], {"done": [image()], "still_pending": [], "not_found": []}),
     ],
 )
@@ -408,6 +435,10 @@ def test_json_output_of_every_command_is_json_and_nothing_else(
     api.on("DELETE", f"/api/images/{IMAGE_ID}", Answer(204))
     api.on("GET", "/api/images", Answer(200, {"items": [image()], "continuation": None}))
     api.on("GET", "/api/tags", Answer(200, {"tags": [{"name": "color:red", "count": 1}]}))
+    api.on("PUT", f"/api/images/{IMAGE_ID}/tags/color%3Ared", Answer(200, image()))
+    api.on("DELETE", f"/api/images/{IMAGE_ID}/tags/color%3Ared", Answer(200, image()))
+    api.on("POST", f"/api/images/{IMAGE_ID}/retry", Answer(202, {"id": IMAGE_ID, "status": "pending"}))
+    api.on("GET", f"/api/images/{IMAGE_ID}/link", Answer(200, {"url": "https://storage.example/blob?sig=x"}))
 
     code, out, _ = run(capsys, "--api", api.url, "--user", "a", *command, "--json")
 
@@ -421,33 +452,14 @@ def test_the_progress_bar_goes_to_the_terminal_on_stderr_and_stdout_keeps_only_j
     api.on("POST", "/api/images", Answer(201, {"id": IMAGE_ID, "status": "pending"}))
     for name in ("a.png", "b.jpg", "c.gif"):
         (tmp_path / name).write_bytes(b"pixels")
-    terminal, stderr = pty.openpty()
-    command = [
-        sys.executable,
-        "-m",
-        "tagging_client",
-        "upload",
-        str(tmp_path),
-        "--api",
-        api.url,
-        "--user",
-        "a",
-        "--json",
-    ]
-    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
-    with subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=stderr) as process:
-        os.close(stderr)
-        shown = bytearray()
-        reader = threading.Thread(target=lambda: shown.extend(read_all(terminal)))
-        reader.start()
-        out, _ = process.communicate(timeout=60)
-        reader.join(10)
-    os.close(terminal)
+    process, out, shown = with_terminal_stderr(
+        lambda stderr: cli_process(api, "upload", str(tmp_path), "--json", stdout=subprocess.PIPE, stderr=stderr)
+    )
 
     assert process.returncode == 0
     assert sorted(Path(result["file"]).name for result in json.loads(out)) == ["a.png", "b.jpg", "c.gif"]
-    assert "Uploading" in shown.decode(errors="replace")
-    assert "3/3" in shown.decode(errors="replace")
+    assert "Uploading" in shown
+    assert "3/3" in shown
 
 
 def read_all(fd: int) -> bytes:
@@ -473,3 +485,154 @@ def test_the_client_never_sends_a_dot_segment(api: StubApi, part: str) -> None:
         client.untag(IMAGE_ID, part)
 
     assert api.received == []
+
+
+def with_terminal_stderr(start: Callable[[int], subprocess.Popen[bytes]]) -> tuple[subprocess.Popen[bytes], bytes, str]:
+    """Run a client whose stderr is a terminal (as in a shell) and whose stdout is a pipe: its exit, its stdout,
+    and what the terminal showed."""
+    terminal, stderr = pty.openpty()
+    with start(stderr) as process:
+        os.close(stderr)
+        shown = bytearray()
+        reader = threading.Thread(target=lambda: shown.extend(read_all(terminal)))
+        reader.start()
+        out, _ = process.communicate(timeout=60)
+        reader.join(10)
+    os.close(terminal)
+    return process, out, shown.decode(errors="replace")
+
+
+def cli_process(api: StubApi, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "tagging_client", "--api", api.url, "--user", "a", *args]
+    # Without PYTHONUNBUFFERED, as most users run it: stdout to a pipe is then written in blocks unless flushed.
+    environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    environment.pop("PYTHONUNBUFFERED", None)
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=environment, **popen)
+
+
+def test_each_upload_is_printed_as_it_ends_not_at_the_end(api: StubApi, tmp_path: Path) -> None:
+    api.on("POST", "/api/images", Answer(202, {"id": IMAGE_ID, "status": "pending"}),
+           Answer(202, {"id": OTHER_ID, "status": "pending"}, delay=3))  # fmt: skip
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(b"pixels")
+    started = time.monotonic()
+
+    with cli_process(api, "upload", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        first = process.stdout.readline().decode()
+        shown_after = time.monotonic() - started
+        running_then = process.poll() is None
+        rest, err = process.communicate(timeout=60)
+
+    assert first == f"{IMAGE_ID}  pending  {tmp_path / 'a.png'}\n"
+    assert running_then, "the first line came only when the command ended"
+    assert shown_after < 3
+    assert rest.decode().splitlines() == [f"{OTHER_ID}  pending  {tmp_path / 'b.png'}", "2 uploaded, 0 failed"]
+    assert (process.returncode, err) == (0, b"")
+
+
+def test_the_bar_goes_to_the_terminal_and_the_image_lines_to_stdout(api: StubApi, tmp_path: Path) -> None:
+    """Rich would swap sys.stdout for its own console while the bar runs, which writes to stderr."""
+    api.on("POST", "/api/images", Answer(202, {"id": IMAGE_ID, "status": "pending"}))
+    for name in ("a.png", "b.jpg", "c.gif"):
+        (tmp_path / name).write_bytes(b"pixels")
+    process, out, shown = with_terminal_stderr(
+        lambda stderr: cli_process(api, "upload", str(tmp_path), stdout=subprocess.PIPE, stderr=stderr)
+    )
+
+    assert process.returncode == 0
+    lines = out.decode().splitlines()
+    assert sorted(lines[:3]) == [f"{IMAGE_ID}  pending  {tmp_path / name}" for name in ("a.png", "b.jpg", "c.gif")]
+    assert lines[3:] == ["3 uploaded, 0 failed"]
+    assert "3/3" in shown
+    assert IMAGE_ID not in shown
+
+
+def test_on_one_terminal_the_image_lines_are_printed_whole_above_the_bar(api: StubApi, tmp_path: Path) -> None:
+    # Slow enough answers that the bar is drawn before each line is printed.
+    api.on("POST", "/api/images", Answer(202, {"id": IMAGE_ID, "status": "pending"}, delay=0.4))
+    for name in ("a.png", "b.jpg"):
+        (tmp_path / name).write_bytes(b"pixels")
+    terminal, both = pty.openpty()
+    with cli_process(api, "upload", str(tmp_path), stdout=both, stderr=both) as process:
+        os.close(both)
+        shown = bytearray()
+        reader = threading.Thread(target=lambda: shown.extend(read_all(terminal)))
+        reader.start()
+        process.wait(timeout=60)
+        reader.join(10)
+    os.close(terminal)
+
+    text = shown.decode(errors="replace")
+    assert process.returncode == 0
+    for name in ("a.png", "b.jpg"):
+        # Each line starts a line of its own, the bar's line cleared first (ESC [2K), never written after the bar.
+        line = f"{IMAGE_ID}  pending  {tmp_path / name}"
+        assert re.search(r"(^|\n|\x1b\[2K)" + re.escape(line) + r"\r?\n", text), text
+    # The finished bar stays below the lines, above the summary.
+    assert text.rindex(f"{IMAGE_ID}  pending") < text.rindex("2/2") < text.index("2 uploaded, 0 failed")
+
+
+# -- a reader that stops reading ------------------------------------------------------------------------------
+
+
+def test_json_show_piped_to_head_ends_quietly(api: StubApi) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image()))
+
+    with cli_process(api, "--json", "show", IMAGE_ID, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as tagging:
+        assert tagging.stdout is not None
+        head = subprocess.run(["head", "-1"], stdin=tagging.stdout, capture_output=True, check=True, timeout=60)
+        tagging.stdout.close()  # head alone holds the pipe's read end now, as in a shell
+        _, err = tagging.communicate(timeout=60)
+
+    assert head.stdout == b"{\n"
+    assert err == b""
+    assert tagging.returncode == 0
+
+
+def test_a_long_listing_piped_to_head_ends_quietly(api: StubApi) -> None:
+    tags = [{"name": f"tag-{number:05}", "count": 1} for number in range(20000)]  # far more than a pipe holds
+    api.on("GET", "/api/tags", Answer(200, {"tags": tags}))
+
+    with cli_process(api, "tags", stdout=subprocess.PIPE, stderr=subprocess.PIPE) as tagging:
+        assert tagging.stdout is not None
+        head = subprocess.run(["head", "-1"], stdin=tagging.stdout, capture_output=True, check=True, timeout=60)
+        tagging.stdout.close()
+        _, err = tagging.communicate(timeout=60)
+
+    assert head.stdout == b"     1  tag-00000\n"
+    assert err == b""
+    assert tagging.returncode == 0  # the tags were read; the reader chose to stop
+
+
+@pytest.mark.parametrize(
+    "command", [["--json", "show", IMAGE_ID], ["show", IMAGE_ID], ["tags"], ["search", "color:red"]]
+)
+def test_a_closed_stdout_ends_the_command_quietly(api: StubApi, command: list[str]) -> None:
+    api.on("GET", f"/api/images/{IMAGE_ID}", Answer(200, image()))
+    api.on("GET", "/api/images", Answer(200, {"items": [image()], "continuation": None}))
+    api.on("GET", "/api/tags", Answer(200, {"tags": [{"name": "color:red", "count": 1}]}))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # whatever the command writes now fails with EPIPE
+
+    with cli_process(api, *command, stdout=write_end, stderr=subprocess.PIPE) as tagging:
+        os.close(write_end)
+        _, err = tagging.communicate(timeout=60)
+
+    assert err.decode().replace("1 image\n", "") == ""  # search counts on stderr; nothing else, no traceback
+    assert tagging.returncode == 0  # the command had done its work when it found no one reading
+
+
+def test_a_closed_stdout_stops_a_command_that_is_still_changing_things(api: StubApi, tmp_path: Path) -> None:
+    api.on("PUT", f"/api/images/{IMAGE_ID}/tags/a", Answer(200, image()))
+    api.on("PUT", f"/api/images/{IMAGE_ID}/tags/b", Answer(200, image()))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+
+    with cli_process(api, "tag", IMAGE_ID, "a", "b", stdout=write_end, stderr=subprocess.PIPE) as tagging:
+        os.close(write_end)
+        _, err = tagging.communicate(timeout=60)
+
+    assert err == b""
+    assert tagging.returncode == cli.EXIT_FAILED  # cut short: b was never added
+    assert api.requests("PUT") == [("PUT", f"/api/images/{IMAGE_ID}/tags/a")]
