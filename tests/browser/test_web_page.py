@@ -543,3 +543,18 @@ def test_the_full_view_shows_similar_photos_and_the_duplicates_view_deletes_the_
     assert stack.get(copy, user).status_code == 404
     assert stack.get(original, user).status_code == 200
     assert errors == []
+
+
+def test_an_api_that_is_down_gets_a_clear_message_not_a_blank_page(stack: Stack, browser: Any, user: str) -> None:
+    from playwright.sync_api import expect
+
+    page, errors = open_page(browser, user=user)
+    page.goto(f"{stack.url}/api/app/")
+    expect(page.locator("#status")).to_contain_text("0 images")
+    page.route(re.compile(r"/api/(images|tags|duplicates)"), lambda route: route.abort())
+    page.get_by_label("Search tags").fill("dog")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#status")).to_have_text("The app cannot be reached: is it running?")
+    page.get_by_text("Near duplicates").click()
+    expect(page.locator("#duplicates-status")).to_have_text("The app cannot be reached: is it running?")
+    assert errors == []
