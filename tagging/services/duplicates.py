@@ -38,10 +38,10 @@ def similar_images(
     ports: Ports, *, user_id: str | None, image_id: str | None, max_distance: str | None, limit: str | None = None
 ) -> tuple[ImageRecord, int, list[Match]]:
     """The image, the distance asked for, and the caller's other images within it, nearest first."""
+    distance, most = _distance(max_distance), page_size(limit)
     record = owned_image(ports, user_id, image_id)
-    distance = _distance(max_distance)
     matches = _others(ports, record.user_key, record.image_id, comparable(record), distance)
-    return record, distance, matches[: page_size(limit)]
+    return record, distance, matches[:most]
 
 
 def duplicate_groups(
