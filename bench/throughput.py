@@ -44,7 +44,7 @@ class Bound:
     CPU time rather than elapsed time: other work on the machine then does not lower the bound (it lowers what
     we reach, which the busy columns show)."""
 
-    analysis: list[float]  # decode + every tag + dHash: what the issue calls the analysis
+    analysis: list[float]  # decode + every built-in tag + the perceptual hash
     thumbnail: list[float]  # made by the worker from the decoded image, reported apart
 
     def per_second(self, count: int, *, thumbnail: bool = False) -> float:
@@ -290,7 +290,7 @@ def write(report: Report, bound: Bound, runs: list[Run]) -> dict[str, float]:
     )
     report.text()
     report.text(
-        f"Floor: the CPU bound, {cores} cores / mean analysis cost (decode + every tag + dHash, as the worker calls "
+        f"Floor: the CPU bound, {cores} cores / mean analysis cost (decode + every built-in tag + the perceptual hash, as the worker calls "
         f"them) over the bodies of the run: the CPU time of each, timed once in this process after a warm-up pass "
         "over all: "
         f"mean {statistics.fmean(costs) * 1000:.1f} ms, median {statistics.median(costs) * 1000:.1f} ms over the "
