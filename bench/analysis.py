@@ -57,8 +57,11 @@ def naive(data: bytes) -> None:
 def rss(function: str, path: Path) -> float:
     return peak_rss_delta_mb(
         "import io\nfrom pathlib import Path\nfrom bench.analysis import floor, ours\n"
-        # Pillow's set-up (plugins, HEIF, limits) happens once per process, on its first image: not per image.
+        # Pillow's set-up (plugins, HEIF, limits) happens once per process, on its first image: not per image; so
+        # does numpy's for the hash (its first matrix product and reductions load their code).
         "from tagging.analysis.opening import openers\nopeners()\n"
+        "from PIL import Image\nfrom tagging.analysis import phash\n"
+        "phash(Image.effect_noise((64, 64), 40).convert('RGB'))\n"
         f"data = Path({str(path)!r}).read_bytes()\n"
         f"def run():\n    {function}(data)\n"
     )
