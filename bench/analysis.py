@@ -101,7 +101,8 @@ def run(report: Report) -> dict[str, float]:
     report.text("## Analysis vs the decode floor")
     report.text()
     report.text(
-        f"Floor: Pillow `open` + `draft` + `load` to the size the analysis needs. Ours: decode + every built-in tag + the perceptual hash. "
+        "Floor: Pillow `open` + `draft` + `load` to the size the analysis needs. Ours: decode + every built-in tag + "
+        "the perceptual hash. "
         f"Targets: time <= {TIME_TARGET}x, peak RSS growth <= {RSS_TARGET}x. Times are medians of {ROUNDS} "
         "alternating runs; RSS growth is measured in fresh processes. Not held to a target, for context: the "
         "thumbnail the worker makes afterwards from the decoded image, and a naive analysis (full decode + "
