@@ -291,8 +291,8 @@ def write(report: Report, bound: Bound, runs: list[Run]) -> dict[str, float]:
     report.text()
     report.text(
         f"Floor: the CPU bound, {cores} cores / mean analysis cost (decode + every built-in tag + the perceptual "
-        "hash, as the worker calls them) over the bodies of the run: the CPU time of each, timed once in this process after a warm-up pass "
-        "over all: "
+        "hash, as the worker calls them) over the bodies of the run: the CPU time of each, timed once in this "
+        "process after a warm-up pass over all: "
         f"mean {statistics.fmean(costs) * 1000:.1f} ms, median {statistics.median(costs) * 1000:.1f} ms over the "
         f"{len(costs)} bodies. The worker also makes a thumbnail (mean {statistics.fmean(thumbnails) * 1000:.1f} ms, "
         f"median {statistics.median(thumbnails) * 1000:.1f} ms), so a second bound includes it, beside the first. "
