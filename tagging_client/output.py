@@ -204,7 +204,8 @@ def selection_notes(bad: dict[str, str], not_images: list[Path], hints: list[str
         lines.append(f"tagging: skipped {len(not_images)} file(s) not named like images ({names})")
     lines += [f"tagging: {hint}" for hint in hints]
     if empty and not bad:
-        lines.append("tagging: no image files found")
+        # After a hint about subfolders, "nothing to send" is what is true, not "no images".
+        lines.append("tagging: nothing sent" if hints else "tagging: no image files found")
     return lines
 
 

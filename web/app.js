@@ -27,7 +27,7 @@ const EVERYWHERE_PREFIXES = ["format:", "resolution:", "orientation:"];
 const TECHNICAL = new Set(["sharp", "blurry", "panorama", "monochrome", "dark", "bright", "transparent", "animated",
                            "geotagged"]);
 const KINDS = [
-  ["content", "What is in them"], ["place", "Places"], ["colour", "Colours"], ["date", "Dates"],
+  ["content", "What is in them, and your own"], ["place", "Places"], ["colour", "Colours"], ["date", "Dates"],
   ["camera", "Cameras"], ["technical", "Technical"],
 ];
 

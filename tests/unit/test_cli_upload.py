@@ -149,7 +149,7 @@ def test_a_folder_with_images_only_in_subfolders_says_to_use_recursive(
     assert code == cli.EXIT_FAILED
     assert out == ""
     assert f"tagging: {tmp_path}: {hint} in subfolders: use --recursive" in err.splitlines()
-    assert "tagging: no image files found" in err.splitlines()
+    assert err.splitlines()[-1] == "tagging: nothing sent"
     assert api.received == []
 
 
