@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tagging_client import cli
+from tagging_client import cli, commands
 from tagging_client.api import ApiError, Client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -262,7 +262,10 @@ def test_a_token_option_needs_no_user(api: StubApi, capsys: pytest.CaptureFixtur
 
 @pytest.mark.parametrize(
     ("token", "advice", "exit_code"),
-    [(None, "--token or TAGGING_TOKEN", cli.EXIT_NO_CALLER), ("expired", "may have expired", cli.EXIT_FAILED)],
+    [
+        (None, "--token or TAGGING_TOKEN", commands.EXIT_NO_CALLER),
+        ("expired", "may have expired", commands.EXIT_FAILED),
+    ],
 )
 def test_a_refusal_by_the_platform_says_how_to_sign_in(
     api: StubApi, capsys: pytest.CaptureFixture[str], token: str | None, advice: str, exit_code: int
@@ -353,7 +356,7 @@ def test_an_upload_to_an_unreachable_api_stops_at_the_first_file_and_says_so_onc
 
     code, out, err = run(capsys, "--api", url, "--user", "alice", "upload", "--concurrency", "2", str(tmp_path))
 
-    assert code == cli.EXIT_UNREACHABLE
+    assert code == commands.EXIT_UNREACHABLE
     # The first file alone retries its connection for about 1.5 s; the others are never sent.
     assert time.monotonic() - started < 3
     assert out == ""
@@ -634,5 +637,5 @@ def test_a_closed_stdout_stops_a_command_that_is_still_changing_things(api: Stub
         _, err = tagging.communicate(timeout=60)
 
     assert err == b""
-    assert tagging.returncode == cli.EXIT_FAILED  # cut short: b was never added
+    assert tagging.returncode == commands.EXIT_FAILED  # cut short: b was never added
     assert api.requests("PUT") == [("PUT", f"/api/images/{IMAGE_ID}/tags/a")]

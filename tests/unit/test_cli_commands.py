@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tagging_client import cli
+from tagging_client import commands
 from tests.unit.test_cli import IMAGE_ID, OTHER_ID, REPO_ROOT, Answer, StubApi, free_port, image, refusal, run
 
 THIRD_ID = "00112233445566778899aabbccddeeff"
@@ -119,7 +119,7 @@ def test_a_bad_tag_name_is_reported_and_the_other_names_are_added(
 
     code, out, err = tagging(api, capsys, "tag", IMAGE_ID, "a", "b/c", "..", "d")
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert out.splitlines() == [f"{IMAGE_ID}  added a", f"{IMAGE_ID}  added d"]
     assert err.splitlines() == [
         f"tagging: {IMAGE_ID} b/c: 'b/c' cannot be a tag name. (400 invalid_tag)",
@@ -136,7 +136,7 @@ def test_a_refusal_for_the_image_is_said_once_not_for_every_name(
 
     code, out, err = tagging(api, capsys, "tag", IMAGE_ID, "a", "b", "c")
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert out == ""
     (line,) = err.splitlines()
     assert line.startswith(f"tagging: {IMAGE_ID} a: ")
@@ -181,7 +181,7 @@ def test_retry_reports_each_refused_id_at_once_and_retries_the_others(
     code, out, err = tagging(api, capsys, "retry", IMAGE_ID, OTHER_ID, "pending", THIRD_ID)
 
     assert time.monotonic() - started < 5  # the 27 s are reported, not waited out
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert out.splitlines() == [f"{THIRD_ID}  pending: tagging again"]
     assert err.splitlines() == [
         f"tagging: {IMAGE_ID}: The image was tagged 3 s ago; retry it in 27 s. (429 retry_too_soon, Retry-After 27 s)",
@@ -198,7 +198,7 @@ def test_retry_in_json_carries_each_refusal_with_its_code(api: StubApi, capsys: 
 
     code, out, err = tagging(api, capsys, "--json", "retry", IMAGE_ID, OTHER_ID)
 
-    assert (code, err) == (cli.EXIT_FAILED, "")
+    assert (code, err) == (commands.EXIT_FAILED, "")
     assert json.loads(out) == [
         {"id": IMAGE_ID, "error": "Retry it in 27 s.", "code": "retry_too_soon", "retry_after": 27},
         {"id": OTHER_ID, "status": "pending"},
@@ -211,7 +211,7 @@ def test_an_error_that_concerns_every_id_stops_the_command(api: StubApi, capsys:
 
     code, _, err = tagging(api, capsys, "retry", IMAGE_ID, OTHER_ID)
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert err.splitlines() == ["tagging: Storage is down. (503 storage_unavailable)"]
     assert {path for _, path in api.requests()} == {f"/api/images/{IMAGE_ID}/retry"}  # retried, then given up
 
@@ -223,7 +223,7 @@ def test_delete_goes_on_after_an_unknown_id(api: StubApi, capsys: pytest.Capture
 
     code, out, err = tagging(api, capsys, "delete", IMAGE_ID, OTHER_ID, THIRD_ID)
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert out.splitlines() == [f"deleted {IMAGE_ID}", f"deleted {THIRD_ID}"]
     assert err.splitlines() == [f"tagging: {OTHER_ID}: You have no image {OTHER_ID}. (404 not_found)"]
 
@@ -233,7 +233,7 @@ def test_without_a_user_a_change_says_how_to_give_one(api: StubApi, capsys: pyte
 
     code, out, err = run(capsys, "--api", api.url, "delete", IMAGE_ID, OTHER_ID)
 
-    assert (code, out) == (cli.EXIT_NO_CALLER, "")
+    assert (code, out) == (commands.EXIT_NO_CALLER, "")
     (line,) = err.splitlines()
     assert "--user NAME or TAGGING_USER=NAME" in line
     assert len(api.received) == 1
@@ -286,7 +286,7 @@ def test_show_of_a_deleted_image_is_one_line_and_status_1(api: StubApi, capsys: 
 
     code, out, err = tagging(api, capsys, "show", OTHER_ID)
 
-    assert (code, out) == (cli.EXIT_FAILED, "")
+    assert (code, out) == (commands.EXIT_FAILED, "")
     assert err == f"tagging: You have no image {OTHER_ID}. (404 not_found)\n"
 
 
@@ -295,7 +295,7 @@ def test_an_answer_that_is_not_the_apis_is_one_line(api: StubApi, capsys: pytest
 
     code, out, err = tagging(api, capsys, "show", IMAGE_ID)
 
-    assert (code, out) == (cli.EXIT_FAILED, "")
+    assert (code, out) == (commands.EXIT_FAILED, "")
     (line,) = err.splitlines()
     assert "did not answer as the tagging API does: is --api (TAGGING_API) the right address?" in line
 
@@ -305,7 +305,7 @@ def test_show_on_an_api_that_is_down_is_one_line_and_status_2(capsys: pytest.Cap
 
     code, out, err = run(capsys, "--api", url, "--user", "alice", "show", IMAGE_ID)
 
-    assert (code, out) == (cli.EXIT_UNREACHABLE, "")
+    assert (code, out) == (commands.EXIT_UNREACHABLE, "")
     (line,) = err.splitlines()
     assert line.startswith(f"tagging: cannot reach {url}: ")
 
@@ -346,7 +346,7 @@ def test_a_search_for_a_tag_no_image_has_says_so_and_suggests_close_ones(
 
     code, out, err = tagging(api, capsys, "search", wanted)
 
-    assert (code, out) == (cli.EXIT_FAILED, "")
+    assert (code, out) == (commands.EXIT_FAILED, "")
     assert err == f"tagging: {said}\n"
 
 
@@ -358,7 +358,7 @@ def test_a_search_whose_tags_exist_but_not_together_says_so(api: StubApi, capsys
 
     code, out, err = tagging(api, capsys, "--json", "search", "color:red", "sharp")
 
-    assert (code, json.loads(out)) == (cli.EXIT_FAILED, [])
+    assert (code, json.loads(out)) == (commands.EXIT_FAILED, [])
     assert err == "tagging: no image has all of color:red, sharp (each is on some image)\n"
 
 
@@ -367,7 +367,7 @@ def test_a_search_with_no_images_at_all_says_so(api: StubApi, capsys: pytest.Cap
 
     code, out, err = tagging(api, capsys, "search")
 
-    assert (code, out) == (cli.EXIT_FAILED, "")
+    assert (code, out) == (commands.EXIT_FAILED, "")
     assert err.startswith("tagging: no tagged images yet")
 
 
@@ -379,7 +379,7 @@ def test_an_empty_search_still_says_so_when_the_tags_cannot_be_read(
 
     code, _, err = tagging(api, capsys, "search", "gren")
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert err == "tagging: no images with tag gren\n"
 
 
@@ -425,10 +425,10 @@ def test_download_never_replaces_a_file_unless_forced(
 
     code, _, err = tagging(api, capsys, "download", IMAGE_ID, "-o", str(tmp_path))
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert "exists: name another with -o, or replace it with --force" in err
     assert (tmp_path / "holiday.png").read_bytes() == b"mine"
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert ("GET", f"/api/images/{IMAGE_ID}/content") not in api.requests()
 
     code, _, _ = tagging(api, capsys, "download", IMAGE_ID, "-o", str(tmp_path), "--force")
@@ -491,7 +491,7 @@ def test_similar_with_none_says_so(api: StubApi, capsys: pytest.CaptureFixture[s
 
     code, out, err = tagging(api, capsys, "similar", IMAGE_ID, "--max-distance", "0")
 
-    assert (code, out) == (cli.EXIT_FAILED, "")
+    assert (code, out) == (commands.EXIT_FAILED, "")
     assert err == f"tagging: no image of yours within 0 bits of {IMAGE_ID}\n"
     assert api.requests() == [("GET", f"/api/images/{IMAGE_ID}/similar?max_distance=0")]
 
@@ -503,7 +503,7 @@ def test_similar_of_an_image_that_cannot_be_compared_is_one_line(
 
     code, _, err = tagging(api, capsys, "similar", IMAGE_ID)
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert err == "tagging: It has no perceptual hash. (409 not_comparable)\n"
 
 
@@ -536,5 +536,5 @@ def test_duplicates_with_none_says_so(api: StubApi, capsys: pytest.CaptureFixtur
 
     code, out, err = tagging(api, capsys, "--json", "duplicates")
 
-    assert (code, json.loads(out)) == (cli.EXIT_FAILED, [])
+    assert (code, json.loads(out)) == (commands.EXIT_FAILED, [])
     assert err == "tagging: none of your images has a near duplicate\n"

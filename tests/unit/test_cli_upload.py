@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tagging_client import cli
+from tagging_client import commands
 from tests.unit.test_cli import IMAGE_ID, OTHER_ID, Answer, StubApi, refusal, run
 
 
@@ -43,7 +43,7 @@ def test_without_a_user_one_refusal_says_how_to_give_one_and_no_other_file_is_se
 
     code, out, err = run(capsys, "--api", api.url, *json_flag, "upload", str(tmp_path))
 
-    assert code == cli.EXIT_NO_CALLER
+    assert code == commands.EXIT_NO_CALLER
     assert out == ""
     (line,) = err.splitlines()
     assert "no user given" in line
@@ -60,7 +60,7 @@ def test_a_refusal_of_the_caller_midway_stops_the_files_not_yet_sent(
 
     code, out, err = run(capsys, "--api", api.url, "--user", "alice", "upload", "-c", "1", str(tmp_path))
 
-    assert code == cli.EXIT_FAILED  # a user was given: the API refuses it, which --user cannot mend
+    assert code == commands.EXIT_FAILED  # a user was given: the API refuses it, which --user cannot mend
     sent = len(api.requests("POST"))
     assert sent < 8
     lines = out.splitlines()
@@ -84,7 +84,7 @@ def test_a_bad_path_is_reported_once_and_the_others_are_uploaded(
         str(tmp_path / "folder"), "/dev/null",
     )  # fmt: skip
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert err.count("missing.png") == 1
     assert f"tagging: {missing}: no such file or folder" in err
     assert "tagging: /dev/null: not a file or folder" in err
@@ -104,7 +104,7 @@ def test_a_bad_path_is_in_the_json_with_its_reason(
 
     code, out, _ = run(capsys, "--api", api.url, "--user", "alice", "--json", "upload", "nowhere.png", str(real))
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert {result["file"]: result for result in json.loads(out)} == {
         "nowhere.png": {"file": "nowhere.png", "error": "no such file or folder"},
         str(real): {"file": str(real), "id": IMAGE_ID, "status": "pending", "new": True},
@@ -122,7 +122,7 @@ def test_a_file_the_api_finds_is_not_an_image_is_reported_once_and_the_others_ar
         capsys, "--api", api.url, "--user", "a", "upload", "-c", "1", str(first), str(notes), str(last)
     )
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert err.splitlines() == [f"failed  {notes}: 400 invalid_image: The file is not an image we can read."]
     assert out.splitlines() == [f"{IMAGE_ID}  pending  {first}", f"{OTHER_ID}  pending  {last}", "2 uploaded, 1 failed"]
 
@@ -146,7 +146,7 @@ def test_a_folder_with_images_only_in_subfolders_says_to_use_recursive(
 
     code, out, err = run(capsys, "--api", api.url, "--user", "a", "upload", str(tmp_path))
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert out == ""
     assert f"tagging: {tmp_path}: {hint} in subfolders: use --recursive" in err.splitlines()
     assert err.splitlines()[-1] == "tagging: nothing sent"
@@ -160,7 +160,7 @@ def test_a_folder_with_no_images_anywhere_has_no_hint(
 
     code, _, err = run(capsys, "--api", api.url, "--user", "a", "upload", str(tmp_path))
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert err == "tagging: no image files found\n"
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from tagging_client import cli
+from tagging_client import commands
 from tagging_client.smoke import EXPECTED_TAGS, smoke_png
 from tests.unit.test_cli import IMAGE_ID, Answer, StubApi, free_port, run
 
@@ -43,7 +43,7 @@ def test_a_failed_step_is_named_exits_1_and_the_image_is_deleted(
 
     code, out, _ = run(capsys, "--api", api.url, "--user", "alice", "smoke", "--timeout", "5")
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     assert "FAIL  tagged" in out
     assert "Tagging failed repeatedly on our side." in out
     assert "FAILED at 'tagged'" in out
@@ -57,7 +57,7 @@ def test_a_refusal_is_reported_with_the_apis_own_words(api: StubApi, capsys: pyt
 
     code, out, err = run(capsys, "--api", api.url, "--json", "smoke")
 
-    assert code == cli.EXIT_FAILED
+    assert code == commands.EXIT_FAILED
     report = json.loads(out)
     assert report["passed"] is False
     assert [(s["name"], s["passed"]) for s in report["steps"]] == [("upload", False)]
@@ -69,5 +69,5 @@ def test_a_refusal_is_reported_with_the_apis_own_words(api: StubApi, capsys: pyt
 def test_an_unreachable_api_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--api", f"http://127.0.0.1:{free_port()}", "--user", "alice", "smoke")
 
-    assert code == cli.EXIT_UNREACHABLE
+    assert code == commands.EXIT_UNREACHABLE
     assert "FAIL  upload" in out
