@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,41 @@ _BAND_DEGREES = MAX_DISTANCE_KM / 111.0  # a degree of latitude is 111 km everyw
 # A place's radius: 1 km at 10,000 people, 14.5 km for Paris's 2.1 million; never under 1 km.
 _RADIUS_KM_PER_ROOT_PERSON = 0.01
 _MIN_RADIUS_KM = 1.0
+# The table keeps positions in 1e-5 degrees (about a metre) and populations as a quarter-octave size,
+# 4 log2(population): the radius needs no more, and the file stays under 2 MB (it ships in the package).
+_UNITS_PER_DEGREE = 100_000
+_SIZE_STEPS_PER_OCTAVE = 4
+
+
+@dataclass(frozen=True)
+class Row:
+    """One place as the table is made from it."""
+
+    latitude: float
+    longitude: float
+    population: int
+    country_code: str
+    name: str
+
+
+def save_table(path: Path, rows: Sequence[Row], countries: Mapping[str, str]) -> None:
+    """Write the table Gazetteer reads: rows by latitude, each latitude stored as its step from the one before
+    (small numbers, which compress well), names and country names as newline-separated UTF-8."""
+    ordered = sorted(rows, key=lambda row: row.latitude)
+    codes = sorted({row.country_code for row in ordered})
+    index = {code: number for number, code in enumerate(codes)}
+    latitude = np.round(np.array([row.latitude for row in ordered]) * _UNITS_PER_DEGREE).astype(np.int32)
+    sizes = [_SIZE_STEPS_PER_OCTAVE * math.log2(max(row.population, 1)) for row in ordered]
+    np.savez_compressed(
+        path,
+        latitude_steps=np.diff(latitude, prepend=0).astype(np.int32),
+        longitude=np.round(np.array([row.longitude for row in ordered]) * _UNITS_PER_DEGREE).astype(np.int32),
+        size=np.round(np.array(sizes)).astype(np.uint8),
+        country=np.array([index[row.country_code] for row in ordered], dtype=np.uint16),
+        # Names travel in tags: no newline may hide in one.
+        names=np.frombuffer("\n".join(" ".join(row.name.split()) for row in ordered).encode(), dtype=np.uint8),
+        countries=np.frombuffer("\n".join(countries.get(code, code) for code in codes).encode(), dtype=np.uint8),
+    )
 
 
 @dataclass(frozen=True)
@@ -43,14 +78,12 @@ class Place:
 class Gazetteer:
     def __init__(self, path: Path = DATA) -> None:
         with np.load(path) as data:
-            order = np.argsort(data["latitude"], kind="stable")
-            self._latitude = data["latitude"][order].astype(np.float64)
-            self._longitude = data["longitude"][order].astype(np.float64)
-            self._country = data["country"][order]
-            radius = _RADIUS_KM_PER_ROOT_PERSON * np.sqrt(data["population"][order].astype(np.float64))
-            self._radius = np.maximum(radius, _MIN_RADIUS_KM)
-            names = bytes(data["names"]).decode().split("\n")
-            self._names = [names[i] for i in order]
+            self._latitude = np.cumsum(data["latitude_steps"], dtype=np.int64) / _UNITS_PER_DEGREE
+            self._longitude = data["longitude"] / _UNITS_PER_DEGREE
+            self._country = data["country"]
+            root_population = np.exp2(data["size"] / (2 * _SIZE_STEPS_PER_OCTAVE))
+            self._radius = np.maximum(_RADIUS_KM_PER_ROOT_PERSON * root_population, _MIN_RADIUS_KM)
+            self._names = bytes(data["names"]).decode().split("\n")
             self._countries = bytes(data["countries"]).decode().split("\n")
 
     def nearest(self, latitude: float, longitude: float) -> Place | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tagging import analysis
-from tagging.labels.places import MAX_DISTANCE_KM, Gazetteer, PlaceTagger, tag_name
+from tagging.labels.places import MAX_DISTANCE_KM, Gazetteer, PlaceTagger, Row, save_table, tag_name
 from tagging.taggers import TaggerInput
 from tests.images import PHOTOS, exif_jpeg
 
@@ -54,15 +53,8 @@ def test_nowhere_and_impossible_positions_get_nothing(position: tuple[float, flo
 
 def test_distances_wrap_around_the_180th_meridian(tmp_path: Path) -> None:
     table = tmp_path / "places.npz"
-    np.savez(
-        table,
-        latitude=np.array([0.5, 0.5], dtype=np.float32),
-        longitude=np.array([179.95, 170.0], dtype=np.float32),
-        population=np.array([5000, 5000], dtype=np.uint32),
-        country=np.array([0, 0], dtype=np.uint16),
-        names=np.frombuffer(b"East\nFar", dtype=np.uint8),
-        countries=np.frombuffer(b"Kiribati", dtype=np.uint8),
-    )
+    rows = [Row(0.5, 179.95, 5000, "KI", "East"), Row(0.5, 170.0, 5000, "KI", "Far")]
+    save_table(table, rows, {"KI": "Kiribati"})
     found = Gazetteer(table).nearest(0.5, -179.95)
     assert found is not None
     assert found.name == "East"
