@@ -8,7 +8,7 @@ import os
 import random
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageEnhance
 
 # Real camera photos are not part of the repository: benchmarks and tests use them when they are there, from
 # ../shared/photos beside the clone or the folder TAGGING_PHOTOS names, and do without them otherwise.
@@ -38,3 +38,26 @@ def scene(size: tuple[int, int] = (1024, 768), seed: int = 7) -> Image.Image:
         draw.line((0, row, width // 3, row), fill=(20, 20, 20), width=1)
     texture = Image.effect_noise(size, 24).convert("RGB")
     return Image.blend(image, texture, 0.15)
+
+
+def variants(image: Image.Image) -> dict[str, bytes]:
+    """What really happens to a photo, each as the file it becomes: resized, recompressed, re-encoded, cropped by a
+    few percent, brightened or darkened, stored turned with the EXIF tag that turns it back."""
+    width, height = image.size
+    half = image.resize((width // 2, height // 2), Image.Resampling.LANCZOS)
+    turned = Image.Exif()
+    turned[0x0112] = 6  # stored turned a quarter, shown upright
+    crop = (int(width * 0.02), int(height * 0.02), int(width * 0.98), int(height * 0.98))
+    return {
+        "half": save(half, "JPEG", quality=90),
+        "quarter": save(image.resize((width // 4, height // 4), Image.Resampling.LANCZOS), "JPEG", quality=90),
+        "jpeg-60": save(half, "JPEG", quality=60),
+        "jpeg-95": save(half, "JPEG", quality=95),
+        "png": save(half, "PNG"),
+        "webp": save(half, "WEBP"),
+        "crop-2%-a-side": save(image.crop(crop), "JPEG", quality=90),
+        "crop-3%-one-side": save(image.crop((0, 0, int(width * 0.97), height)), "JPEG", quality=90),
+        "brighter-10%": save(ImageEnhance.Brightness(half).enhance(1.1), "JPEG", quality=90),
+        "darker-10%": save(ImageEnhance.Brightness(half).enhance(0.9), "JPEG", quality=90),
+        "exif-rotated": save(half.transpose(Image.Transpose.ROTATE_90), "JPEG", quality=90, exif=turned.tobytes()),
+    }

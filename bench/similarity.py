@@ -9,9 +9,8 @@ import statistics
 from PIL import Image
 
 from bench.common import Report, paired_medians
-from bench.photos import PHOTOS, save, scene
+from bench.photos import PHOTOS, save, scene, variants
 from tagging import analysis, similarity
-from tests.unit.test_similarity import variants
 
 COST_TARGET = 0.05
 HASH_BATCH = 20

@@ -9,7 +9,7 @@ import zlib
 
 from PIL import Image
 
-from bench.photos import NO_PHOTOS, PHOTOS, save, scene
+from bench.photos import NO_PHOTOS, PHOTOS, save, scene, variants
 
 EXIF_ORIENTATION = 0x0112
 
@@ -129,4 +129,4 @@ def animated_gif(frames: int, size: tuple[int, int] = (64, 64)) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["NO_PHOTOS", "PHOTOS", "save", "scene"]
+__all__ = ["NO_PHOTOS", "PHOTOS", "save", "scene", "variants"]

@@ -7,9 +7,8 @@ import uuid
 import pytest
 
 from tests.e2e.test_cli import cli, cli_json
-from tests.images import scene
+from tests.images import save, scene, variants
 from tests.stack import Stack
-from tests.unit.test_similarity import jpeg, variants
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +16,11 @@ pytestmark = pytest.mark.e2e
 def test_resized_recompressed_reencoded_cropped_and_rotated_copies_find_each_other(stack: Stack) -> None:
     user = f"dup-{uuid.uuid4().hex[:8]}"
     picture = scene((1200, 900), seed=21)
-    sent = {"original": jpeg(picture, 92), **variants(picture), "other": jpeg(scene((1200, 900), seed=22))}
+    sent = {
+        "original": save(picture, "JPEG", quality=92),
+        **variants(picture),
+        "other": save(scene((1200, 900), seed=22), "JPEG"),
+    }
     ids = {}
     for name, data in sent.items():
         response = stack.upload(data, user)
@@ -53,7 +56,11 @@ def test_the_command_line_finds_similar_images_and_duplicate_groups(stack: Stack
     user = f"dup-cli-{uuid.uuid4().hex[:8]}"
     picture = scene((900, 700), seed=23)
     ids = []
-    for data in (jpeg(picture, 92), jpeg(picture.resize((450, 350)), 70), jpeg(scene((900, 700), seed=24))):
+    for data in (
+        save(picture, "JPEG", quality=92),
+        save(picture.resize((450, 350)), "JPEG", quality=70),
+        save(scene((900, 700), seed=24), "JPEG"),
+    ):
         response = stack.upload(data, user)
         assert response.status_code == 202
         ids.append(response.json()["id"])

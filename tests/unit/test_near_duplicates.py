@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import azure.functions as func
 import pytest
-from PIL import Image
 
 import function_app
 from tagging import bootstrap
@@ -46,16 +44,10 @@ def call(route: str, user: str = "alice", **params: str) -> func.HttpResponse:
     return function_app.similar_images(request)
 
 
-def jpeg(picture: Image.Image, quality: int = 85) -> bytes:
-    out = io.BytesIO()
-    picture.save(out, format="JPEG", quality=quality)
-    return out.getvalue()
-
-
 def test_a_resized_copy_is_similar_and_a_different_picture_is_not(ports: Ports) -> None:
     picture = scene((1000, 750), seed=4)
     original = uploaded(ports, save(picture, "PNG"))
-    copy = uploaded(ports, jpeg(picture.resize((500, 375)), 70))
+    copy = uploaded(ports, save(picture.resize((500, 375)), "JPEG", quality=70))
     other = uploaded(ports, save(scene((1000, 750), seed=9), "PNG"))
     answer = body_of(call(f"images/{original}/similar"))
     assert answer["id"] == original
@@ -71,7 +63,7 @@ def test_duplicates_are_grouped_at_the_newest_copy(ports: Ports) -> None:
     picture = scene((1000, 750), seed=5)
     first = uploaded(ports, save(picture, "PNG"))
     uploaded(ports, save(scene((1000, 750), seed=12), "PNG"))
-    second = uploaded(ports, jpeg(picture))
+    second = uploaded(ports, save(picture, "JPEG", quality=85))
     groups = body_of(call("duplicates"))["groups"]
     assert [(g["image"]["id"], [s["id"] for s in g["similar"]]) for g in groups] == [(second, [first])]
     assert body_of(call("duplicates", limit="1"))["continuation"] is not None
