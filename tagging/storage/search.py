@@ -49,8 +49,8 @@ def similar(rows: Rows, user_key: str, phash: str, max_distance: int) -> list[Ma
     found: dict[str, tuple[str, Match]] = {}
     for band in similarity.bands(phash):
         for row in rows.range(user_key, layout.similar_prefix(band), None):
-            other = EntityReader(row).text("phash")
-            image_id = EntityReader(row).text("image_id")
+            read = EntityReader(row)
+            other, image_id = read.text("phash"), read.text("image_id")
             if other is None or image_id is None or image_id in found:
                 continue
             distance = similarity.distance(phash, other)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import azure.functions as func
@@ -171,16 +171,23 @@ def test_get_answers_404_for_another_users_image_and_400_for_a_bad_id(ports: Por
     assert get(image_id, user=None).status_code == 401
 
 
+def on_image(
+    handler: Callable[[func.HttpRequest], func.HttpResponse], image_id: str, route: str, user: str
+) -> func.HttpResponse:
+    """A GET of /api/images/{id}/<route> as the host calls its function."""
+    request = func.HttpRequest(
+        "GET", f"http://localhost/api/images/{image_id}/{route}", headers={"X-MS-CLIENT-PRINCIPAL-ID": user},
+        route_params={"id": image_id}, body=b"",
+    )  # fmt: skip
+    return handler(request)
+
+
 def test_content_redirects_the_owner_to_a_link_and_everyone_else_to_404(ports: Ports) -> None:
     data = image_bytes("PNG", (30, 20))
     image_id = body_of(post(data, {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})[0])["id"]
 
     def content(user: str) -> func.HttpResponse:
-        request = func.HttpRequest(
-            "GET", f"http://localhost/api/images/{image_id}/content", headers={"X-MS-CLIENT-PRINCIPAL-ID": user},
-            route_params={"id": image_id}, body=b"",
-        )  # fmt: skip
-        return function_app.get_content(request)
+        return on_image(function_app.get_content, image_id, "content", user)
 
     redirect = content("alice")
     assert (redirect.status_code, redirect.get_body()) == (302, b"")
@@ -195,11 +202,7 @@ def test_the_link_as_json_is_the_owners_alone_and_never_cached(ports: Ports) -> 
     image_id = body_of(post(data, {"X-MS-CLIENT-PRINCIPAL-ID": "alice"})[0])["id"]
 
     def link(user: str) -> func.HttpResponse:
-        request = func.HttpRequest(
-            "GET", f"http://localhost/api/images/{image_id}/link", headers={"X-MS-CLIENT-PRINCIPAL-ID": user},
-            route_params={"id": image_id}, body=b"",
-        )  # fmt: skip
-        return function_app.get_link(request)
+        return on_image(function_app.get_link, image_id, "link", user)
 
     answer = link("alice")
     assert (answer.status_code, answer.headers["Cache-Control"]) == (200, "no-store")
