@@ -8,8 +8,12 @@ image in torch, and tests/unit/test_model_input.py holds this one to the origina
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from PIL import Image
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CROP_PADDING = 32
 MEAN = 127.0
@@ -30,5 +34,7 @@ def classifier_input(picture: Image.Image, size: int) -> np.ndarray:
     # One resampling from the crop box straight to the input size; Pillow's bicubic widens its support when it
     # shrinks, as the reference's antialiased bicubic does.
     resized = picture.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + crop, top + crop))
+    import numpy as np  # here, not at import: indexing the app needs none of it
+
     pixels = (np.asarray(resized, dtype=np.float32) - MEAN) / SCALE
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis])

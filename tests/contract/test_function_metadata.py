@@ -190,8 +190,8 @@ def test_the_deployment_package_carries_the_content_model_and_the_places() -> No
         assert not any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in ignored), path
 
 
-def test_indexing_the_app_needs_no_settings_and_loads_no_storage_sdk_nor_the_model() -> None:
-    heavy = ("azure.storage", "azure.data", "azure.identity", "onnxruntime")
+def test_indexing_the_app_needs_no_settings_and_loads_no_storage_sdk_nor_the_model_nor_numpy() -> None:
+    heavy = ("azure.storage", "azure.data", "azure.identity", "onnxruntime", "numpy")
     probe = (
         "import sys, function_app; function_app.app.get_functions(); "
         f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
