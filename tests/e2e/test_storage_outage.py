@@ -56,8 +56,15 @@ def test_an_outage_mid_batch_loses_nothing(own_azurite: Azurite, repo_root: Path
             except Exception as exc:  # reported below, where the test can fail on it
                 wrong.append(f"a client stopped: {exc!r}")
 
+        # The first quarter is uploaded before the outage; the rest wait for it, so that the batch spans it
+        # whatever the machine's speed (a stop is graceful: Azurite may serve open connections a while longer).
+        down = threading.Event()
+
         def upload_each(numbers: range) -> None:
             for n in numbers:
+                if n >= UPLOADS // 4 and not down.wait(60):
+                    wrong.append(f"upload {n}: the outage never began")
+                    return
                 data = image_bytes("PNG", (40 + n, 30), (n * 9 % 256, 120, 200))
                 # A patient client: tries again on 5xx and on connection errors, for as long as a restart of the
                 # storage may take on a loaded machine.
@@ -92,6 +99,7 @@ def test_an_outage_mid_batch_loses_nothing(own_azurite: Azurite, repo_root: Path
             thread.start()
         eventually(lambda: len(accepted) >= UPLOADS // 4, timeout=60)
         own_azurite.stop()  # gracefully, mid-batch
+        down.set()
         time.sleep(10)  # longer than the SDKs' retries: uploads meanwhile meet a storage that is not there
         assert stack.process.poll() is None, "the runner died with its storage"
         own_azurite.start()
